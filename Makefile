@@ -51,6 +51,7 @@ WARN += -Werror
 endif
 
 GIT_REV := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+INIH_VERSION = $(shell $(PKG_CONFIG) --modversion inih 2>/dev/null || echo 0)
 
 PKGS := libuv libprotobuf-c sqlite3 inih yaml-0.1
 ifeq ($(STATIC),1)
@@ -66,8 +67,9 @@ MBED_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -fno-strict-aliasing
-CPPFLAGS += -Iagent -Iports/linux -I$(BUILD)/gen $(PKG_CFLAGS) \
+CPPFLAGS += -iquote agent -iquote ports/linux -I$(BUILD)/gen $(PKG_CFLAGS) \
 	-DFARNODE_VERSION='"$(VERSION)"' -DFARNODE_GIT_REV='"$(GIT_REV)"' \
+	-DFARNODE_INIH_VERSION=$(INIH_VERSION) \
 	-MMD -MP
 LDLIBS += $(PKG_LIBS) $(MBED_LIBS) -lm
 LDFLAGS += $(LDSTATIC)

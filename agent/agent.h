@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * agent: the daemon. One libuv loop owns the config, the store, the control
+ * socket and the services (gossip, runtime, scheduler, uplink). Startup
+ * order: config → data dir + lock → store + identity → control socket →
+ * services → READY=1. Shutdown runs the same list backwards.
+ */
+#ifndef FARNODE_AGENT_H
+#define FARNODE_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "node.h"
+
+struct store;
+struct ctl;
+
+struct agent_opts {
+	const char *config_path; /* NULL = embedded defaults */
+	const char *data_dir;    /* overrides [node] data_dir when set */
+	int verbose;             /* each -v raises the log level one step */
+	bool check_config;       /* validate and exit */
+};
+
+struct agent {
+	uv_loop_t *loop;
+	struct config cfg;
+	char config_path[CONFIG_STR_MAX]; /* empty = embedded defaults */
+	char data_dir[CONFIG_STR_MAX];
+	char socket_path[CONFIG_STR_MAX];
+	char db_path[CONFIG_STR_MAX + 16];
+	int verbose;
+	int lock_fd;
+	struct store *store;
+	struct ctl *ctl;
+	struct node_id id;
+	char id_str[NODE_ID_STR_LEN];
+	uint64_t generation;
+	uint64_t start_ms; /* uv_now at start */
+	bool stopping;
+	int exit_code;
+	uint64_t watchdog_ms;
+	uv_signal_t sig_int;
+	uv_signal_t sig_term;
+	uv_signal_t sig_hup;
+	uv_timer_t watchdog;
+	/* Conditions an operator should see in `status` (e.g. no limits). */
+	char notes[8][128];
+	int n_notes;
+	/* services: fields */
+};
+
+/* Run the daemon until SIGINT/SIGTERM. Returns the process exit code:
+ * 0 clean, 1 runtime failure, 2 configuration error. */
+int agent_main(const struct agent_opts *opts);
+
+/* Ask the loop to shut down gracefully (as SIGTERM). */
+void agent_request_stop(struct agent *a, int exit_code);
+
+/* Re-read the config file; apply live keys, report the rest. Fills the
+ * optional lists with "section.key" names (caller-provided arrays). */
+int agent_reload(struct agent *a, char applied[][96], int *n_applied,
+		 char pending[][96], int *n_pending, int max);
+
+/* Add an operator-facing note shown by `status` (deduplicated). */
+void agent_note(struct agent *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Resolve the data dir and control socket path from config + overrides;
+ * shared with the CLI so both find the same socket. */
+void agent_paths(const struct config *cfg, const char *data_dir_override,
+		 char *data_dir, size_t dd_len, char *socket, size_t s_len);
+
+#endif

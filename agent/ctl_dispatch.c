@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * ctl_dispatch: the table from control request to handler. One line per
+ * request type; handlers live next to the module they serve (ctl_*.c).
+ */
+#include "ctl.h"
+#include "ctl_handlers.h"
+
+static const struct {
+	Farnode__V1__Request__ReqCase req;
+	ctl_handler_fn fn;
+} handlers[] = {
+	{FARNODE__V1__REQUEST__REQ_STATUS, ctl_status},
+	{FARNODE__V1__REQUEST__REQ_RELOAD, ctl_reload},
+};
+
+ctl_handler_fn ctl__handler_for(Farnode__V1__Request__ReqCase c)
+{
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+		if (handlers[i].req == c) {
+			return handlers[i].fn;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ctl_handlers: declarations of every control-socket handler (one per
+ * request type), grouped by the module that implements them.
+ */
+#ifndef FARNODE_CTL_HANDLERS_H
+#define FARNODE_CTL_HANDLERS_H
+
+#include "ctl.h"
+
+#define CTL_HANDLER(name)                                                 \
+	int name(struct agent *a, const Farnode__V1__Request *req,        \
+		 Farnode__V1__Reply *rep, struct ctl_call *call)
+
+/* ctl_agent.c */
+CTL_HANDLER(ctl_status);
+CTL_HANDLER(ctl_reload);
+
+#endif
