@@ -252,8 +252,9 @@ int crypto_pins_add_file(struct crypto_pins *p, const char *path,
 
 /*
  * Verify sig over (kind, payload) with the pinned key key_id. Returns 0,
- * -ENOKEY (key id not pinned), -EBADMSG (signature not valid DER or over
- * CRYPTO_SIG_MAX), -EKEYREJECTED (signature does not match).
+ * -ENOKEY (key id not pinned), -EBADMSG (signature empty or longer than
+ * CRYPTO_SIG_MAX), -EKEYREJECTED (signature does not verify, including
+ * DER that does not parse).
  */
 int crypto_verify(const struct crypto_pins *p, const char *key_id,
 		  uint32_t kind, const uint8_t *payload, size_t payload_len,
