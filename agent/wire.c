@@ -20,6 +20,7 @@ bool wire_type_known(uint32_t type)
 	case WIRE_ACK:
 	case WIRE_NACK:
 	case WIRE_PUSH_PULL:
+	case WIRE_GOSSIP:
 	case WIRE_OFFLOAD_OFFER:
 	case WIRE_OFFLOAD_REPLY:
 	case WIRE_OFFLOAD_RESULT:
@@ -43,6 +44,8 @@ const char *wire_type_name(uint32_t type)
 		return "nack";
 	case WIRE_PUSH_PULL:
 		return "push-pull";
+	case WIRE_GOSSIP:
+		return "gossip";
 	case WIRE_OFFLOAD_OFFER:
 		return "offload-offer";
 	case WIRE_OFFLOAD_REPLY:

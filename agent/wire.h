@@ -7,7 +7,7 @@
  * Every gossip datagram is   seal( Envelope{version, sender, incarnation,
  * type, body} )   where body is the type-specific message. This header
  * has the envelope and the byte budgets; the bodies are encoded by
- * wire_swim.c (types 1-5), wire_offload.c (10-12), wire_learning.c (13).
+ * wire_swim.c (types 1-6), wire_offload.c (10-12), wire_learning.c (13).
  *
  * Errors (negative errno), the same across every wire_* decoder:
  *   -EMSGSIZE         input longer than the message's fixed cap (checked
@@ -54,6 +54,7 @@ enum wire_type {
 	WIRE_ACK = 3,
 	WIRE_NACK = 4,
 	WIRE_PUSH_PULL = 5,
+	WIRE_GOSSIP = 6,
 	WIRE_OFFLOAD_OFFER = 10,
 	WIRE_OFFLOAD_REPLY = 11,
 	WIRE_OFFLOAD_RESULT = 12,
