@@ -169,13 +169,17 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
 unit-tests: $(UNIT_BINS) $(FUZZ_REPLAY)
 
 # Everything a test run needs, built in one make invocation.
+ifeq ($(CROSS),)
 test-build: $(BIN) $(UNIT_BINS) $(FUZZ_REPLAY) $(SIM_BINS)
+else
+test-build: $(BIN) $(UNIT_BINS) $(FUZZ_REPLAY)
+endif
 
 test:
 	$(Q)$(MAKE) --no-print-directory deps
 	$(Q)$(MAKE) --no-print-directory test-build
 	$(Q)BUILD='$(BUILD)' QEMU='$(QEMU)' CROSS='$(CROSS)' SANITIZE='$(SANITIZE)' \
-		bash tests/run.sh
+		VALGRIND='$(VALGRIND)' SUITES='$(SUITES)' bash tests/run.sh
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory $(BIN)

@@ -7,10 +7,10 @@
 set -eu
 
 BUILD_PKGS="gcc make pkgconf libuv1-dev libprotobuf-c-dev protobuf-c-compiler
-libmbedtls-dev libsqlite3-dev libinih-dev libyaml-dev libcmocka-dev"
+libmbedtls-dev libsqlite3-dev libinih-dev libyaml-dev libcmocka-dev zlib1g-dev"
 TEST_PKGS="python3 mosquitto openssl sqlite3 procps"
 TARGET_DEVS="libuv1-dev libprotobuf-c-dev libmbedtls-dev libsqlite3-dev
-libinih-dev libyaml-dev libcmocka-dev libc6-dev"
+libinih-dev libyaml-dev libcmocka-dev libc6-dev zlib1g-dev"
 
 want="$BUILD_PKGS $TEST_PKGS"
 arch=""

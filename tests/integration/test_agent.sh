@@ -116,4 +116,7 @@ for c in agent status reload config version; do
 	check "farnode $c --help exits 0" bash -c "'$FARNODE' $c --help >/dev/null"
 done
 check "farnode version prints library versions" bash -c "'$FARNODE' version | grep -q sqlite"
+"$FARNODE" config --markdown >"$WORK/table.md"
+check "README configuration table is current (farnode config --markdown)" \
+	python3 -c 'import sys; t=open(sys.argv[1]).read(); r=open(sys.argv[2]).read(); sys.exit(0 if t in r else 1)' "$WORK/table.md" README.md
 plan_done
