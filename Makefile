@@ -104,7 +104,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka)
 
-.PHONY: all deps run test test-build unit-tests bench fuzz clean help
+.PHONY: all deps run test test-build unit-tests bench fuzz clean help firmware firmware-test
 .SECONDARY:
 .DEFAULT_GOAL := all
 
@@ -117,6 +117,7 @@ help:
 	@echo "make test       deps + build + every suite; ends with 'N passed, N failed'"
 	@echo "make bench      benchmarks (sizes, RSS, throughput)"
 	@echo "make fuzz       run every fuzz target with clang (FUZZ_SECONDS=60)"
+	@echo "make firmware   aarch64 firmware image; firmware-test boots it in qemu"
 	@echo "options: CROSS=aarch64|armhf STATIC=1 SANITIZE=address,undefined V=1 WERROR=1"
 
 deps:
@@ -193,6 +194,12 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD := build/fuzz
 fuzz:
 	$(Q)FUZZ_SECONDS='$(FUZZ_SECONDS)' bash tests/fuzz/run.sh
+
+firmware:
+	$(Q)bash cross/firmware/mkimage.sh build/firmware
+
+firmware-test: firmware
+	$(Q)bash cross/firmware/boot-test.sh build/firmware
 
 clean:
 	rm -rf build

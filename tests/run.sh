@@ -21,6 +21,7 @@ export FARNODE_BUILD="$PWD/$BUILD"
 export CMOCKA_MESSAGE_OUTPUT=TAP
 pass=0
 fail=0
+skipped=0
 failed_names=()
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/farnode-test.XXXXXX")
 
@@ -34,9 +35,11 @@ run_prog() {
 	local t0=$SECONDS
 	"$@" >"$out" 2>&1 </dev/null
 	local rc=$?
-	local p f
-	p=$(grep -cE '^ok [0-9]+' "$out")
+	local p f s
+	p=$(grep -E '^ok [0-9]+' "$out" | grep -cvE '# ?SKIP')
+	s=$(grep -E '^ok [0-9]+' "$out" | grep -cE '# ?SKIP')
 	f=$(grep -cE '^not ok [0-9]+' "$out")
+	skipped=$((skipped + s))
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
 	fi
@@ -47,7 +50,9 @@ run_prog() {
 		echo "FAIL $name ($p passed, $f failed, exit $rc, $((SECONDS - t0))s)"
 		grep -vE '^ok [0-9]+' "$out" | tail -n 60 | sed 's/^/    /'
 	else
-		echo "ok   $name ($p passed, $((SECONDS - t0))s)"
+		echo "ok   $name ($p passed$([ "$s" -gt 0 ] && echo ", $s skipped"), $((SECONDS - t0))s)"
+		grep -E '^ok [0-9]+.*# ?SKIP' "$out" | sed 's/^/    /'
+		grep -E '^# ' "$out" | grep -vE '^# (ok|not ok) - ' | head -n 20 | sed 's/^/    /'
 	fi
 }
 
@@ -98,5 +103,5 @@ if [ "$fail" -gt 0 ]; then
 else
 	rm -rf "$logdir"
 fi
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skipped skipped"
 [ "$fail" -eq 0 ]
