@@ -67,7 +67,9 @@ void swim_config_lan(struct swim_config *c)
 	c->gossip_to_dead_ms = 30000;
 	c->push_pull_interval_ms = 30000;
 	c->awareness_max = 8;
-	c->reap_after_ms = 30000;
+	/* dead members stay listed (and retried) for a day, like serf */
+	c->reap_after_ms = 24u * 3600 * 1000;
+	c->reconnect_interval_ms = 30000;
 }
 
 void swim_config_wan(struct swim_config *c)
@@ -80,7 +82,6 @@ void swim_config_wan(struct swim_config *c)
 	c->gossip_nodes = 4;
 	c->gossip_to_dead_ms = 60000;
 	c->push_pull_interval_ms = 60000;
-	c->reap_after_ms = 60000;
 }
 
 bool swim_addr_equal(const struct swim_addr *a, const struct swim_addr *b)
@@ -435,6 +436,11 @@ struct swim *swim_new(const struct swim_config *cfg,
 						    cfg->push_pull_interval_ms)
 				: UINT64_MAX;
 	s->next_reap_ms = now_ms + 1000;
+	s->next_reconnect_ms =
+		cfg->reconnect_interval_ms
+			? now_ms + cfg->reconnect_interval_ms +
+				  rng_below(&s->rng, cfg->reconnect_interval_ms)
+			: UINT64_MAX;
 	s->next_deadline = now_ms;
 	/* announce ourselves to whoever we meet first */
 	swim__queue_member(s, &s->self);
@@ -460,6 +466,16 @@ void swim_free(struct swim *s)
 }
 
 /* ---- update rules ---- */
+
+/* The sender told us something older than we know: answer it (once per
+ * datagram) with the newer fact, so stale views heal fast. */
+static void note_stale(struct swim *s, const struct node_id *id)
+{
+	if (!s->correct) {
+		s->correct = true;
+		s->correct_id = *id;
+	}
+}
 
 /* Bump our incarnation above min_inc and tell everyone we are alive. */
 void swim__refute(struct swim *s, uint64_t min_inc)
@@ -520,6 +536,8 @@ static void on_alive(struct swim *s, const struct swim_update *u,
 	if (u->incarnation <= m->incarnation) {
 		if (!swim_addr_equal(&u->addr, &m->addr)) {
 			s->stats.drop_impersonation++;
+		} else if (u->incarnation < m->incarnation) {
+			note_stale(s, &u->id);
 		}
 		return;
 	}
@@ -546,13 +564,18 @@ void swim__on_suspect(struct swim *s, const struct swim_update *u,
 		}
 		if (u->incarnation < s->self.incarnation) {
 			s->stats.drop_stale_self++;
+			note_stale(s, &u->id);
 			return;
 		}
 		swim__refute(s, u->incarnation);
 		return;
 	}
 	struct swim_member *m = swim__find(s, &u->id);
-	if (m == NULL || u->incarnation < m->incarnation) {
+	if (m == NULL) {
+		return;
+	}
+	if (u->incarnation < m->incarnation) {
+		note_stale(s, &u->id);
 		return;
 	}
 	if (m->status == SWIM_DEAD || m->status == SWIM_LEFT) {
@@ -561,7 +584,12 @@ void swim__on_suspect(struct swim *s, const struct swim_update *u,
 	const struct node_id *from = u->has_from ? &u->from : &s->self.id;
 	if (m->status == SWIM_SUSPECT && u->incarnation == m->incarnation) {
 		if (swim__suspicion_confirm(s, m, from, now_ms)) {
-			swim__queue_member(s, m);
+			/* pass the confirmation on under its own author, so
+			 * others count it as independent too */
+			struct swim_update c;
+			swim__member_update(s, m, &c);
+			c.from = *from;
+			swim__queue(s, m, 0, &c);
 		}
 		return;
 	}
@@ -582,13 +610,18 @@ void swim__on_dead(struct swim *s, const struct swim_update *u,
 		}
 		if (u->incarnation < s->self.incarnation) {
 			s->stats.drop_stale_self++;
+			note_stale(s, &u->id);
 			return;
 		}
 		swim__refute(s, u->incarnation);
 		return;
 	}
 	struct swim_member *m = swim__find(s, &u->id);
-	if (m == NULL || u->incarnation < m->incarnation) {
+	if (m == NULL) {
+		return;
+	}
+	if (u->incarnation < m->incarnation) {
+		note_stale(s, &u->id);
 		return;
 	}
 	if (m->status == SWIM_DEAD || m->status == SWIM_LEFT) {
@@ -690,7 +723,25 @@ int swim_recv(struct swim *s, const struct swim_addr *from,
 	}
 	if (sender != NULL) {
 		sender->last_heard_ms = now_ms;
+		if (env.incarnation > sender->incarnation &&
+		    !s->leaving) {
+			/* direct word from the member at a newer incarnation
+			 * (its address matched above): it is alive */
+			struct swim_update a;
+			swim__member_update(s, sender, &a);
+			a.kind = SWIM_UPD_ALIVE;
+			a.incarnation = env.incarnation;
+			a.has_addr = true;
+			a.addr = sender->addr;
+			a.has_from = false;
+			if (sender->name != NULL) {
+				snprintf(a.name, sizeof(a.name), "%s",
+					 sender->name);
+			}
+			on_alive(s, &a, now_ms);
+		}
 	}
+	s->correct = false;
 	for (size_t i = 0; i < msg.n_updates; i++) {
 		struct swim_update u;
 		if (wire_swim_msg_update(&msg, i, &u) < 0) {
@@ -724,6 +775,19 @@ int swim_recv(struct swim *s, const struct swim_addr *from,
 	default:
 		break;
 	}
+	if (s->correct && sender != NULL && !s->leaving) {
+		const struct swim_member *c =
+			node_id_equal(&s->correct_id, &s->self.id)
+				? &s->self
+				: swim__find(s, &s->correct_id);
+		if (c != NULL) {
+			struct swim_update fix;
+			struct swim_msg_head g = {.type = SWIM_MSG_GOSSIP};
+			swim__member_update(s, c, &fix);
+			swim__send(s, from, &g, &fix);
+		}
+	}
+	s->correct = false;
 	wire_swim_msg_fini(&msg);
 	refresh_deadline(s);
 	return rc;
@@ -745,6 +809,9 @@ static void refresh_deadline(struct swim *s)
 		}
 		if (s->next_pp_ms < d) {
 			d = s->next_pp_ms;
+		}
+		if (s->next_reconnect_ms < d) {
+			d = s->next_reconnect_ms;
 		}
 	}
 	if (s->next_reap_ms < d) {
@@ -797,6 +864,40 @@ static void tick_push_pull(struct swim *s, uint64_t now_ms)
 	}
 }
 
+/*
+ * Healing after a partition: members on the far side are dead to us and
+ * we to them, so neither gossip nor push-pull would ever cross again. Like
+ * serf's reconnect, try a push-pull with a random dead member now and
+ * then (more often the more of the cluster is dead); the exchange makes
+ * both sides refute and re-announce.
+ */
+static void tick_reconnect(struct swim *s, uint64_t now_ms)
+{
+	if (s->next_reconnect_ms > now_ms) {
+		return;
+	}
+	s->next_reconnect_ms = now_ms + s->cfg.reconnect_interval_ms;
+	if (s->cb.push_pull == NULL || s->n_watch == 0) {
+		return;
+	}
+	size_t n_dead = 0;
+	for (size_t i = 0; i < s->n_watch; i++) {
+		n_dead += s->watch[i]->status == SWIM_DEAD;
+	}
+	if (n_dead == 0 ||
+	    rng_unit(&s->rng) * (double)(s->n_live + 1) > (double)n_dead) {
+		return;
+	}
+	size_t pick = rng_below(&s->rng, (uint32_t)n_dead);
+	for (size_t i = 0; i < s->n_watch; i++) {
+		if (s->watch[i]->status == SWIM_DEAD && pick-- == 0) {
+			s->stats.push_pulls++;
+			s->cb.push_pull(s->cb.ud, &s->watch[i]->addr);
+			return;
+		}
+	}
+}
+
 void swim_tick(struct swim *s, uint64_t now_ms)
 {
 	if (now_ms < s->next_deadline) {
@@ -805,6 +906,7 @@ void swim_tick(struct swim *s, uint64_t now_ms)
 	if (!s->leaving) {
 		swim__tick_probe(s, now_ms);
 		tick_push_pull(s, now_ms);
+		tick_reconnect(s, now_ms);
 	}
 	swim__tick_watch(s, now_ms);
 	swim__tick_gossip(s, now_ms);

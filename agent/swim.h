@@ -60,6 +60,7 @@ struct swim_config {
 	uint32_t push_pull_interval_ms; /* anti-entropy (0 = off) */
 	uint32_t awareness_max;       /* Lifeguard: multiplier ceiling */
 	uint32_t reap_after_ms;       /* forget dead/left members after this */
+	uint32_t reconnect_interval_ms; /* push-pull with a dead member (0 off) */
 };
 
 /* memberlist DefaultLANConfig-equivalent values. */

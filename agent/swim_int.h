@@ -105,6 +105,7 @@ struct swim {
 	uint64_t next_gossip_ms;
 	uint64_t next_pp_ms;
 	uint64_t next_reap_ms;
+	uint64_t next_reconnect_ms;
 	uint64_t next_deadline;
 
 	struct swim_bcast *q[SWIM_BUCKETS];
@@ -112,6 +113,9 @@ struct swim {
 	uint64_t leave_transmits;
 
 	struct swim_stats stats;
+	/* a member the current datagram's sender holds stale facts about */
+	bool correct;
+	struct node_id correct_id;
 	struct node_state local_state;
 	uint8_t body[SWIM_PLAINTEXT_MAX];
 	uint8_t pkt[SWIM_PLAINTEXT_MAX];

@@ -240,7 +240,7 @@ static int update_from_pb(const Farnode__V1__SwimUpdate *pb,
 			  struct swim_update *u)
 {
 	memset(u, 0, sizeof(*u));
-	if (pb->kind < SWIM_UPD_ALIVE || pb->kind > SWIM_UPD_STATE) {
+	if ((int)pb->kind < SWIM_UPD_ALIVE || (int)pb->kind > SWIM_UPD_STATE) {
 		return -EBADMSG;
 	}
 	u->kind = (enum swim_update_kind)pb->kind;
