@@ -90,14 +90,16 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (state, action)"
 	") WITHOUT ROWID;"
 	"CREATE TABLE outbox ("
+	/* seq is the event id: AUTOINCREMENT never reuses a value */
 	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  event_id TEXT NOT NULL UNIQUE,"
-	"  topic TEXT NOT NULL,"
-	"  priority INTEGER NOT NULL,"
-	"  created_ms INTEGER NOT NULL,"
+	"  kind INTEGER NOT NULL,"       /* enum uplink_event_kind */
+	"  priority INTEGER NOT NULL,"   /* 0 (lowest) .. 7 */
+	"  created_ms INTEGER NOT NULL," /* wall clock of the event */
 	"  historical INTEGER NOT NULL DEFAULT 0,"
+	"  dropped INTEGER NOT NULL DEFAULT 0," /* DROPPED: count reported */
 	"  payload BLOB NOT NULL"
-	");",
+	");"
+	"CREATE INDEX outbox_victim ON outbox(priority, seq);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
