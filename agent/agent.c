@@ -18,6 +18,7 @@
 
 #include "ctl.h"
 #include "log.h"
+#include "runtime_svc.h"
 #include "sdnotify.h"
 #include "store.h"
 
@@ -153,6 +154,7 @@ void agent_request_stop(struct agent *a, int exit_code)
 	}
 
 	/* services: stop (reverse start order) */
+	runtime_stop(a);
 
 	ctl_close(a->ctl);
 	a->ctl = NULL;
@@ -222,6 +224,7 @@ int agent_reload(struct agent *a, char applied[][96], int *n_applied,
 	apply_log_level(a);
 
 	/* services: reload */
+	runtime_reload(a);
 
 	log_info("configuration reloaded from %s", a->config_path);
 	return 0;
@@ -292,6 +295,12 @@ static int start(struct agent *a, const struct agent_opts *o)
 	}
 
 	/* services: start */
+	rc = runtime_start(a);
+	if (rc != 0) {
+		fprintf(stderr, "farnode: runtime: %s (see the log)\n",
+			strerror(-rc));
+		return rc;
+	}
 
 	uv_signal_start(&a->sig_int, on_signal, SIGINT);
 	uv_signal_start(&a->sig_term, on_signal, SIGTERM);

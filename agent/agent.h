@@ -17,6 +17,7 @@
 
 struct store;
 struct ctl;
+struct runtime_svc;
 
 struct agent_opts {
 	const char *config_path; /* NULL = embedded defaults */
@@ -51,6 +52,7 @@ struct agent {
 	char notes[8][128];
 	int n_notes;
 	/* services: fields */
+	struct runtime_svc *runtime;
 };
 
 /* Run the daemon until SIGINT/SIGTERM. Returns the process exit code:

@@ -66,6 +66,7 @@ static const char *const migrations[] = {
 	"  reason TEXT NOT NULL DEFAULT '',"
 	"  pid INTEGER NOT NULL DEFAULT 0,"
 	"  start_ticks INTEGER NOT NULL DEFAULT 0,"
+	"  boot_id TEXT NOT NULL DEFAULT '',"  /* boot of pid/start_ticks */
 	"  exit_code INTEGER NOT NULL DEFAULT 0,"
 	"  restarts INTEGER NOT NULL DEFAULT 0,"
 	"  created_ms INTEGER NOT NULL DEFAULT 0,"
