@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "swim.pb-c.h"
+#include "wire.h"
 #include "wire_swim.h"
 
 #define UPDATES_FIELD 15
@@ -542,108 +543,42 @@ void wire_swim_msg_fini(struct swim_msg *m)
 	m->n_updates = 0;
 }
 
-/* ---- envelope (interim framing until agent/wire.h provides it) ---- */
+/* ---- envelope (agent/wire.h) ---- */
 
 size_t wire_swim_envelope_overhead(size_t body_len)
 {
-	/* version, sender id, incarnation, type, body length prefix */
-	return 2 + (2 + NODE_ID_LEN) + 11 + 6 + 1 + varint_len(body_len);
+	(void)body_len;
+	return WIRE_ENVELOPE_OVERHEAD;
 }
 
 int wire_swim_envelope_encode(const struct swim_envelope *e, uint8_t *out,
 			      size_t cap, size_t *len)
 {
-	if (wire_swim_envelope_overhead(e->body_len) + e->body_len > cap) {
-		return -EMSGSIZE;
-	}
-	size_t n = 0;
-	out[n++] = (1 << 3) | 0;
-	n += put_varint(out + n, e->version);
-	out[n++] = (2 << 3) | 2;
-	out[n++] = NODE_ID_LEN;
-	memcpy(out + n, e->sender.b, NODE_ID_LEN);
-	n += NODE_ID_LEN;
-	out[n++] = (3 << 3) | 0;
-	n += put_varint(out + n, e->incarnation);
-	out[n++] = (4 << 3) | 0;
-	n += put_varint(out + n, e->type);
-	out[n++] = (5 << 3) | 2;
-	n += put_varint(out + n, e->body_len);
-	memcpy(out + n, e->body, e->body_len);
-	n += e->body_len;
-	*len = n;
-	return 0;
+	struct wire_envelope h = {
+		.version = e->version,
+		.sender = e->sender,
+		.incarnation = e->incarnation,
+		.type = (enum wire_type)e->type,
+	};
+	int rc = wire_envelope_encode(&h, e->body, e->body_len, out, cap, len);
+	return rc == -ENOBUFS ? -EMSGSIZE : rc;
 }
 
 int wire_swim_envelope_decode(const uint8_t *buf, size_t len,
 			      struct swim_envelope *e)
 {
-	size_t pos = 0;
-	bool have_ver = false, have_sender = false, have_type = false;
+	struct wire_envelope h;
 	memset(e, 0, sizeof(*e));
-	while (pos < len) {
-		uint64_t tag, v = 0;
-		if (get_varint(buf, len, &pos, &tag) < 0) {
-			return -EBADMSG;
-		}
-		uint64_t field = tag >> 3;
-		unsigned wt = (unsigned)(tag & 7);
-		if (field == 0) {
-			return -EBADMSG;
-		}
-		if (wt == 0 && field >= 1 && field <= 4 && field != 2) {
-			if (get_varint(buf, len, &pos, &v) < 0) {
-				return -EBADMSG;
-			}
-			if (field == 1) {
-				if (v > UINT32_MAX) {
-					return -EBADMSG;
-				}
-				e->version = (uint32_t)v;
-				have_ver = true;
-			} else if (field == 3) {
-				e->incarnation = v;
-			} else {
-				if (v > UINT32_MAX) {
-					return -EBADMSG;
-				}
-				e->type = (uint32_t)v;
-				have_type = true;
-			}
-			continue;
-		}
-		if (wt == 2 && (field == 2 || field == 5)) {
-			if (get_varint(buf, len, &pos, &v) < 0 ||
-			    v > len - pos) {
-				return -EBADMSG;
-			}
-			if (field == 2) {
-				if (v != NODE_ID_LEN) {
-					return -EBADMSG;
-				}
-				memcpy(e->sender.b, buf + pos, NODE_ID_LEN);
-				have_sender = true;
-			} else {
-				e->body = buf + pos;
-				e->body_len = (size_t)v;
-			}
-			pos += (size_t)v;
-			continue;
-		}
-		uint64_t ld;
-		if (skip_field(buf, len, &pos, wt, &ld) < 0) {
-			return -EBADMSG;
-		}
+	int rc = wire_envelope_decode(buf, len, &h, &e->body, &e->body_len);
+	if (rc < 0) {
+		return rc == -EPROTONOSUPPORT ? -EPROTO : rc;
 	}
-	if (!have_ver || !have_sender || !have_type ||
-	    node_id_is_zero(&e->sender)) {
+	e->version = h.version;
+	e->sender = h.sender;
+	e->incarnation = h.incarnation;
+	e->type = (uint32_t)h.type;
+	if (node_id_is_zero(&e->sender)) {
 		return -EBADMSG;
-	}
-	if (e->version != SWIM_WIRE_VERSION) {
-		return -EPROTO;
-	}
-	if (e->body == NULL) {
-		e->body = buf + len; /* empty body */
 	}
 	return 0;
 }

@@ -15,7 +15,7 @@
 #include "node.h"
 #include "swim.h"
 
-/* Envelope message types used by SWIM (wire.h numbering). */
+/* Envelope message types used by SWIM (same numbers as wire.h). */
 enum swim_msg_type {
 	SWIM_MSG_PING = 1,
 	SWIM_MSG_PING_REQ = 2,
@@ -65,7 +65,7 @@ struct swim_msg_head {
 	bool want_nack;
 };
 
-/* Outer envelope fields (see agent/wire.h once it exists). */
+/* Outer envelope fields (encoded by agent/wire.h). */
 struct swim_envelope {
 	uint32_t version;
 	struct node_id sender;
@@ -123,12 +123,14 @@ void wire_swim_msg_fini(struct swim_msg *m);
 
 /* Upper bound on envelope bytes around a body of body_len. */
 size_t wire_swim_envelope_overhead(size_t body_len);
-/* Encode envelope + body. Returns 0 or -EMSGSIZE. */
+/* Encode envelope + body (wire_envelope_encode). Returns 0, -EMSGSIZE,
+ * -EINVAL. */
 int wire_swim_envelope_encode(const struct swim_envelope *e, uint8_t *out,
 			      size_t cap, size_t *len);
 /*
- * Decode an envelope; e->body points into buf. Returns 0, -EBADMSG,
- * -EPROTO (wrong version).
+ * Decode an envelope (wire_envelope_decode); e->body points into buf.
+ * Returns 0, -EBADMSG, -EMSGSIZE, -EPROTO (wrong version), -ENOMSG
+ * (unknown type).
  */
 int wire_swim_envelope_decode(const uint8_t *buf, size_t len,
 			      struct swim_envelope *e);
