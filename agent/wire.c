@@ -5,6 +5,7 @@
 // same schema; tests and the fuzz target cross-check them.
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "wire.h"
@@ -158,14 +159,7 @@ int wire_envelope_encode(const struct wire_envelope *h, const uint8_t *body,
 	return 0;
 }
 
-/* ---- a minimal protobuf reader for the envelope ---------------------- */
-
-enum {
-	WT_VARINT = 0,
-	WT_I64 = 1,
-	WT_LEN = 2,
-	WT_I32 = 5,
-};
+/* ---- a minimal protobuf reader ------------------------------------- */
 
 /* Read a varint of at most 10 bytes. 0 or -EBADMSG. */
 static int rd_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
@@ -195,112 +189,199 @@ static int rd_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
 	return 0;
 }
 
-static int rd_skip(const uint8_t *p, size_t len, size_t *pos, unsigned wt)
+int wire__next(const uint8_t *p, size_t len, size_t *pos,
+	       struct wire__field *f)
 {
-	uint64_t v;
-	int rc;
+	uint64_t tag, v;
 
-	switch (wt) {
-	case WT_VARINT:
-		return rd_varint(p, len, pos, &v);
-	case WT_I64:
-		if (len - *pos < 8) {
-			return -EBADMSG;
-		}
-		*pos += 8;
+	if (*pos >= len) {
 		return 0;
-	case WT_I32:
-		if (len - *pos < 4) {
+	}
+	if (rd_varint(p, len, pos, &tag) < 0 || tag > UINT32_MAX ||
+	    (tag >> 3) == 0) {
+		return -EBADMSG;
+	}
+	f->num = (uint32_t)(tag >> 3);
+	f->wt = (unsigned)(tag & 7);
+	f->v = 0;
+	f->p = NULL;
+	f->len = 0;
+	switch (f->wt) {
+	case WIRE__WT_VARINT:
+		return rd_varint(p, len, pos, &f->v) < 0 ? -EBADMSG : 1;
+	case WIRE__WT_I64:
+	case WIRE__WT_I32:
+		f->len = f->wt == WIRE__WT_I64 ? 8 : 4;
+		break;
+	case WIRE__WT_LEN:
+		if (rd_varint(p, len, pos, &v) < 0) {
 			return -EBADMSG;
-		}
-		*pos += 4;
-		return 0;
-	case WT_LEN:
-		rc = rd_varint(p, len, pos, &v);
-		if (rc < 0) {
-			return rc;
 		}
 		if (v > len - *pos) {
 			return -EBADMSG;
 		}
-		*pos += (size_t)v;
-		return 0;
+		f->len = (size_t)v;
+		break;
 	default:
 		return -EBADMSG; /* groups and reserved wire types */
 	}
+	if (f->len > len - *pos) {
+		return -EBADMSG;
+	}
+	f->p = p + *pos;
+	*pos += f->len;
+	return 1;
+}
+
+size_t wire__varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+void wire__put_varint(uint8_t *out, size_t *pos, uint64_t v)
+{
+	size_t i = *pos;
+
+	while (v >= 0x80) {
+		out[i++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	out[i++] = (uint8_t)v;
+	*pos = i;
+}
+
+void wire__put_tag(uint8_t *out, size_t *pos, uint32_t num, unsigned wt)
+{
+	wire__put_varint(out, pos, ((uint64_t)num << 3) | wt);
+}
+
+double wire__get_double(const uint8_t *p)
+{
+	uint64_t u = 0;
+	double d;
+
+	for (int i = 7; i >= 0; i--) {
+		u = (u << 8) | p[i];
+	}
+	memcpy(&d, &u, sizeof(d));
+	return d;
+}
+
+void wire__put_double(uint8_t *out, size_t *pos, double v)
+{
+	uint64_t u;
+
+	memcpy(&u, &v, sizeof(u));
+	for (int i = 0; i < 8; i++) {
+		out[(*pos)++] = (uint8_t)(u >> (8 * i));
+	}
+}
+
+int wire__room(size_t need, size_t cap, size_t *out_len)
+{
+	if (need > cap) {
+		*out_len = need;
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+char *wire__str_out(const char *s, size_t cap)
+{
+	if (s == NULL || strnlen(s, cap) >= cap) {
+		return NULL;
+	}
+	return (char *)s;
+}
+
+bool wire__finite(double v)
+{
+	return v == v && v - v == 0.0; /* not NaN, not infinite */
+}
+
+int wire__arena_new(struct wire__arena *a, size_t len, size_t max)
+{
+	size_t cap = 16384;
+	void *buf;
+
+	if (len > (SIZE_MAX - cap) / 32) {
+		cap = max;
+	} else {
+		cap += 32 * len;
+	}
+	if (cap > max) {
+		cap = max;
+	}
+	buf = malloc(cap);
+	if (buf == NULL) {
+		return -ENOMEM;
+	}
+	wire__arena_init(a, buf, cap);
+	return 0;
+}
+
+void wire__arena_free(struct wire__arena *a)
+{
+	free(a->buf);
+	a->buf = NULL;
+	a->cap = a->used = 0;
 }
 
 int wire_envelope_decode(const uint8_t *p, size_t len,
 			 struct wire_envelope *h, const uint8_t **body,
 			 size_t *body_len)
 {
+	struct wire__field f;
 	size_t pos = 0;
 	uint32_t version = 0, type = 0;
 	uint64_t incarnation = 0;
 	const uint8_t *sender = NULL, *b = NULL;
 	size_t sender_len = 0, b_len = 0;
+	int rc;
 
 	if (len > WIRE_ENVELOPE_MAX) {
 		return -EMSGSIZE;
 	}
-	while (pos < len) {
-		uint64_t tag, v;
-		unsigned wt, field;
-		int rc;
-
-		rc = rd_varint(p, len, &pos, &tag);
-		if (rc < 0 || tag > UINT32_MAX) {
-			return -EBADMSG;
-		}
-		wt = (unsigned)(tag & 7);
-		field = (unsigned)(tag >> 3);
-		if (field == 0) {
-			return -EBADMSG;
-		}
-		switch (field) {
+	while ((rc = wire__next(p, len, &pos, &f)) > 0) {
+		switch (f.num) {
 		case 1: /* version */
 		case 3: /* incarnation */
 		case 4: /* type */
-			if (wt != WT_VARINT) {
+			if (f.wt != WIRE__WT_VARINT) {
 				return -EBADMSG;
 			}
-			if (rd_varint(p, len, &pos, &v) < 0) {
-				return -EBADMSG;
-			}
-			if (field == 1) {
-				version = (uint32_t)v;
-			} else if (field == 3) {
-				incarnation = v;
+			if (f.num == 1) {
+				version = (uint32_t)f.v;
+			} else if (f.num == 3) {
+				incarnation = f.v;
 			} else {
-				type = (uint32_t)v;
+				type = (uint32_t)f.v;
 			}
 			break;
 		case 2: /* sender */
 		case 5: /* body */
-			if (wt != WT_LEN) {
+			if (f.wt != WIRE__WT_LEN) {
 				return -EBADMSG;
 			}
-			if (rd_varint(p, len, &pos, &v) < 0 ||
-			    v > len - pos) {
-				return -EBADMSG;
-			}
-			if (field == 2) {
-				sender = p + pos;
-				sender_len = (size_t)v;
+			if (f.num == 2) {
+				sender = f.p;
+				sender_len = f.len;
 			} else {
-				b = p + pos;
-				b_len = (size_t)v;
+				b = f.p;
+				b_len = f.len;
 			}
-			pos += (size_t)v;
 			break;
 		default:
-			if (rd_skip(p, len, &pos, wt) < 0) {
-				return -EBADMSG;
-			}
-			break;
+			break; /* unknown field: skipped */
 		}
 	}
-	if (sender_len != NODE_ID_LEN) {
+	if (rc < 0 || sender_len != NODE_ID_LEN) {
 		return -EBADMSG;
 	}
 	if (version != WIRE_VERSION) {
