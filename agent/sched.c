@@ -59,6 +59,23 @@
 
 #include "rng.h"
 
+#define NB_SLOTS 64     /* neighbours remembered (power of two) */
+#define NB_CONSIDER 32  /* neighbours ranked per decision at most */
+
+/* What this node has learned about offloading to one neighbour. */
+struct nb_entry {
+	struct node_id id;
+	bool used;
+	double v[3][SCHED_EDGES_MAX + 1];   /* qos class x load bucket */
+	uint32_t n[3][SCHED_EDGES_MAX + 1];
+};
+
+/* The neighbours a decision ranks, best first (indices into snap->nb). */
+struct ranked {
+	uint32_t n;
+	uint32_t idx[SCHED_K_MAX];
+};
+
 struct sched {
 	struct sched_params p;
 	struct rng rng;
@@ -74,6 +91,8 @@ struct sched {
 	uint32_t *dirty;
 	size_t n_dirty;
 	struct sched_stats stats;
+	uint32_t nb_used;
+	struct nb_entry nbt[NB_SLOTS];
 };
 
 static const struct sched_edges default_cpu = {3, {0.5, 0.9, 1.5}};
@@ -91,15 +110,18 @@ void sched_params_default(struct sched_params *p)
 	p->epsilon_decay = 0.9995;
 	p->q_init = 0.0;
 	p->neighbours_k = 3;
+	p->rank_learned = true;
+	p->rank_alpha = 0.1;
 	p->cpu_load = default_cpu;
 	p->mem_used = default_mem;
 	p->nb_load = default_nb_load;
 	p->nb_rtt_ms = default_rtt;
 	p->hot_temp_c = 80.0;
+	p->defer_ms = 1000.0;
 	p->reward_met = 1.0;
 	p->reward_missed = -1.0;
 	p->reward_failed = -1.5;
-	p->reward_rejected = -0.8;
+	p->reward_rejected = -1.0;
 	p->reward_deferred = -0.1;
 	p->class_weight[QOS_BESTEFFORT] = 0.5;
 	p->class_weight[QOS_SILVER] = 1.0;
@@ -173,6 +195,9 @@ int sched_params_validate(const struct sched_params *p, char *why,
 	if (!isfinite(p->q_init) || fabs(p->q_init) > 1e6) {
 		return fail_why(why, why_len, "q_init must be finite");
 	}
+	if (!(p->rank_alpha > 0.0 && p->rank_alpha <= 1.0)) {
+		return fail_why(why, why_len, "rank_alpha must be in (0, 1]");
+	}
 	if (p->neighbours_k > SCHED_K_MAX) {
 		return fail_why(why, why_len, "neighbours_k must be 0..8");
 	}
@@ -185,6 +210,10 @@ int sched_params_validate(const struct sched_params *p, char *why,
 	double r[] = {p->reward_met,      p->reward_missed,
 		      p->reward_failed,   p->reward_rejected,
 		      p->reward_deferred, p->hot_temp_c};
+	if (!(p->defer_ms >= 0.0 && p->defer_ms <= 86400e3)) {
+		return fail_why(why, why_len,
+				"defer_ms must be in [0, 86400000]");
+	}
 	if (!finite_all(r, 6) || !finite_all(p->class_weight, 3) ||
 	    !finite_all(p->w_latency, 3) || !finite_all(p->w_energy, 3) ||
 	    !finite_all(p->w_failure, 3)) {
@@ -353,12 +382,114 @@ uint32_t sched_bucket(const struct sched_edges *e, double v)
 	return b;
 }
 
-int sched_state(const struct sched *s, const struct sched_snapshot *snap,
-		const struct workload_spec *w, uint32_t *state)
+static uint32_t qos_index(const struct workload_spec *w)
 {
-	if (!snap || !snap->local || !w || (snap->n_nb > 0 && !snap->nb)) {
-		return -EINVAL;
+	return (uint32_t)w->qos <= QOS_GOLD ? (uint32_t)w->qos : QOS_GOLD;
+}
+
+static uint32_t nb_hash(const struct node_id *id)
+{
+	return fnv1a(2166136261u, id->b, NODE_ID_LEN) & (NB_SLOTS - 1);
+}
+
+/* Slot of id, or -1. */
+static int nb_find(const struct sched *s, const struct node_id *id)
+{
+	uint32_t h = nb_hash(id);
+	for (uint32_t i = 0; i < NB_SLOTS; i++) {
+		const struct nb_entry *e = &s->nbt[(h + i) & (NB_SLOTS - 1)];
+		if (!e->used) {
+			return -1;
+		}
+		if (memcmp(e->id.b, id->b, NODE_ID_LEN) == 0) {
+			return (int)((h + i) & (NB_SLOTS - 1));
+		}
 	}
+	return -1;
+}
+
+/* Slot of id, created if needed; a full table starts over (partitions
+ * are far smaller than NB_SLOTS; values are relearned quickly). */
+static int nb_slot(struct sched *s, const struct node_id *id)
+{
+	int slot = nb_find(s, id);
+	if (slot >= 0) {
+		return slot;
+	}
+	if (s->nb_used == NB_SLOTS) {
+		memset(s->nbt, 0, sizeof(s->nbt));
+		s->nb_used = 0;
+	}
+	uint32_t h = nb_hash(id);
+	for (uint32_t i = 0; i < NB_SLOTS; i++) {
+		struct nb_entry *e = &s->nbt[(h + i) & (NB_SLOTS - 1)];
+		if (!e->used) {
+			memset(e, 0, sizeof(*e));
+			e->used = true;
+			e->id = *id;
+			s->nb_used++;
+			return (int)((h + i) & (NB_SLOTS - 1));
+		}
+	}
+	return -1; /* not reached */
+}
+
+static double nb_value(const struct sched *s, const struct sched_neighbour *nb,
+		       uint32_t q)
+{
+	int slot = nb_find(s, &nb->id);
+	uint32_t b = sched_bucket(&s->p.nb_load, sched_node_load(&nb->node));
+	if (slot < 0 || s->nbt[slot].n[q][b] == 0) {
+		return s->p.reward_met; /* optimistic: try it */
+	}
+	return s->nbt[slot].v[q][b];
+}
+
+static void rank(const struct sched *s, const struct sched_snapshot *snap,
+		 const struct workload_spec *w, struct ranked *r)
+{
+	uint32_t k = s->p.neighbours_k;
+	uint32_t n = snap->n_nb;
+	r->n = 0;
+	if (!s->p.rank_learned) {
+		r->n = n < k ? n : k;
+		for (uint32_t i = 0; i < r->n; i++) {
+			r->idx[i] = i;
+		}
+		return;
+	}
+	if (n > NB_CONSIDER) {
+		n = NB_CONSIDER;
+	}
+	uint32_t q = qos_index(w);
+	double key[SCHED_K_MAX];
+	for (uint32_t i = 0; i < n && k > 0; i++) {
+		double v = nb_value(s, &snap->nb[i], q);
+		/* insert keeping the top k, stable for equal keys */
+		uint32_t pos = r->n;
+		while (pos > 0 && v > key[pos - 1]) {
+			pos--;
+		}
+		if (pos >= k) {
+			continue;
+		}
+		uint32_t last = r->n < k ? r->n : k - 1;
+		for (uint32_t j = last; j > pos; j--) {
+			key[j] = key[j - 1];
+			r->idx[j] = r->idx[j - 1];
+		}
+		key[pos] = v;
+		r->idx[pos] = i;
+		if (r->n < k) {
+			r->n++;
+		}
+	}
+}
+
+static int state_of(const struct sched *s, const struct sched_snapshot *snap,
+		    const struct workload_spec *w, const struct ranked *r,
+		    uint32_t *state)
+{
 	const struct sched_params *p = &s->p;
 	const struct node_state *l = snap->local;
 	uint32_t b[6];
@@ -369,17 +500,17 @@ int sched_state(const struct sched *s, const struct sched_snapshot *snap,
 				       (double)l->mem_total_bytes;
 	}
 	b[1] = sched_bucket(&p->mem_used, mem_used);
-	if (snap->n_nb > 0) {
-		b[2] = sched_bucket(&p->nb_load,
-				    sched_node_load(&snap->nb[0].node));
-		double rtt = snap->nb[0].link.rtt_ms;
+	if (r->n > 0) {
+		const struct sched_neighbour *best = &snap->nb[r->idx[0]];
+		b[2] = sched_bucket(&p->nb_load, sched_node_load(&best->node));
+		double rtt = best->link.rtt_ms;
 		b[3] = sched_bucket(&p->nb_rtt_ms, rtt < 0.0 ? NAN : rtt);
 	} else {
 		/* No neighbour: the worst buckets; offloads are masked. */
 		b[2] = p->nb_load.n;
 		b[3] = p->nb_rtt_ms.n;
 	}
-	b[4] = (uint32_t)w->qos <= QOS_GOLD ? (uint32_t)w->qos : QOS_GOLD;
+	b[4] = qos_index(w);
 	b[5] = snap->uplink_up ? 1 : 0;
 	uint32_t idx = 0;
 	for (int i = 0; i < 6; i++) {
@@ -387,6 +518,23 @@ int sched_state(const struct sched *s, const struct sched_snapshot *snap,
 	}
 	*state = idx;
 	return 0;
+}
+
+static bool snap_ok(const struct sched_snapshot *snap,
+		    const struct workload_spec *w)
+{
+	return snap && snap->local && w && (snap->n_nb == 0 || snap->nb);
+}
+
+int sched_state(const struct sched *s, const struct sched_snapshot *snap,
+		const struct workload_spec *w, uint32_t *state)
+{
+	if (!snap_ok(snap, w)) {
+		return -EINVAL;
+	}
+	struct ranked r;
+	rank(s, snap, w, &r);
+	return state_of(s, snap, w, &r, state);
 }
 
 static bool has_labels(const struct node_state *n,
@@ -432,22 +580,22 @@ static bool node_fits(const struct sched *s, const struct node_state *n,
 	return true;
 }
 
-uint32_t sched_mask(const struct sched *s, const struct sched_snapshot *snap,
-		    const struct workload_spec *w)
+static uint32_t mask_of(const struct sched *s,
+			const struct sched_snapshot *snap,
+			const struct workload_spec *w, const struct ranked *r)
 {
 	const struct sched_params *p = &s->p;
 	uint32_t k = p->neighbours_k;
-	uint32_t q = (uint32_t)w->qos <= QOS_GOLD ? (uint32_t)w->qos : QOS_GOLD;
-	uint32_t forbid = p->policy_forbid[q];
+	uint32_t forbid = p->policy_forbid[qos_index(w)];
 	uint32_t allowed = 0;
 
 	if (!(forbid & SCHED_FORBID_LOCAL) && node_fits(s, snap->local, w)) {
 		allowed |= 1u << 0;
 	}
 	if (!(forbid & SCHED_FORBID_OFFLOAD)) {
-		uint32_t n = snap->n_nb < k ? snap->n_nb : k;
-		for (uint32_t r = 1; r <= n; r++) {
-			const struct sched_neighbour *nb = &snap->nb[r - 1];
+		for (uint32_t rk = 1; rk <= r->n; rk++) {
+			const struct sched_neighbour *nb =
+				&snap->nb[r->idx[rk - 1]];
 			if (!node_fits(s, &nb->node, w)) {
 				continue;
 			}
@@ -457,16 +605,30 @@ uint32_t sched_mask(const struct sched *s, const struct sched_snapshot *snap,
 				    (double)w->min_bandwidth_bps) {
 				continue;
 			}
-			allowed |= 1u << r;
+			allowed |= 1u << rk;
 		}
 	}
-	if (!(forbid & SCHED_FORBID_DEFER) && w->qos != QOS_GOLD) {
+	/* Gold is never deferred; nor is anything whose deadline a
+	 * deferral would already consume. */
+	if (!(forbid & SCHED_FORBID_DEFER) && w->qos != QOS_GOLD &&
+	    !(w->max_delay_ms > 0 && w->max_delay_ms <= p->defer_ms)) {
 		allowed |= 1u << (k + 1);
 	}
 	if (!(forbid & SCHED_FORBID_REJECT)) {
 		allowed |= 1u << (k + 2);
 	}
 	return allowed;
+}
+
+uint32_t sched_mask(const struct sched *s, const struct sched_snapshot *snap,
+		    const struct workload_spec *w)
+{
+	if (!snap_ok(snap, w)) {
+		return 0;
+	}
+	struct ranked r;
+	rank(s, snap, w, &r);
+	return mask_of(s, snap, w, &r);
 }
 
 enum sched_kind sched_action_kind(const struct sched *s, uint32_t action,
@@ -550,13 +712,20 @@ static void why_all_masked(const struct sched *s,
 int sched_decide(struct sched *s, const struct sched_snapshot *snap,
 		 const struct workload_spec *w, struct sched_decision *out)
 {
-	memset(out, 0, sizeof(*out));
-	uint32_t state;
-	int rc = sched_state(s, snap, w, &state);
-	if (rc < 0) {
-		return rc;
+	out->explored = false;
+	out->fallback = false;
+	out->why[0] = '\0';
+	out->rank = 0;
+	out->nb_index = -1;
+	out->nb_bucket = 0;
+	if (!snap_ok(snap, w)) {
+		return -EINVAL;
 	}
-	uint32_t allowed = sched_mask(s, snap, w);
+	struct ranked r;
+	rank(s, snap, w, &r);
+	uint32_t state;
+	state_of(s, snap, w, &r, &state);
+	uint32_t allowed = mask_of(s, snap, w, &r);
 	out->state = state;
 	out->allowed = allowed;
 	out->epsilon = s->eps;
@@ -600,6 +769,14 @@ int sched_decide(struct sched *s, const struct sched_snapshot *snap,
 	}
 	out->action = action;
 	out->kind = sched_action_kind(s, action, &out->rank);
+	if (out->kind == SCHED_OFFLOAD) {
+		const struct sched_neighbour *nb =
+			&snap->nb[r.idx[out->rank - 1]];
+		out->nb_index = (int32_t)r.idx[out->rank - 1];
+		out->nb_id = nb->id;
+		out->nb_bucket = sched_bucket(&s->p.nb_load,
+					      sched_node_load(&nb->node));
+	}
 	return 0;
 }
 
@@ -616,6 +793,11 @@ double sched_reward(const struct sched *s, const struct workload_spec *w,
 	case SCHED_OUT_REJECTED:
 		return cw * p->reward_rejected;
 	case SCHED_OUT_DEFERRED:
+		/* latency_ms: waited so far. A deferral that used up the
+		 * deadline costs a miss. */
+		if (w->max_delay_ms > 0 && o->latency_ms > w->max_delay_ms) {
+			return cw * (p->reward_deferred + p->reward_missed);
+		}
 		return cw * p->reward_deferred;
 	default:
 		break;
@@ -692,7 +874,48 @@ int sched_observe(struct sched *s, const struct sched_decision *d,
 		  const struct workload_spec *w, const struct sched_outcome *o,
 		  uint32_t next)
 {
-	return sched_learn(s, d->state, d->action, sched_reward(s, w, o), next);
+	double r = sched_reward(s, w, o);
+	int rc = sched_learn(s, d->state, d->action, r, next);
+	if (rc == 0 && d->kind == SCHED_OFFLOAD && d->nb_index >= 0) {
+		rc = sched_neighbour_learn(s, &d->nb_id, w->qos, d->nb_bucket,
+					   r);
+	}
+	return rc;
+}
+
+int sched_neighbour_value(const struct sched *s, const struct node_id *id,
+			  enum qos_class q, uint32_t bucket, double *v,
+			  uint32_t *n)
+{
+	int slot = nb_find(s, id);
+	uint32_t qi = (uint32_t)q <= QOS_GOLD ? (uint32_t)q : QOS_GOLD;
+	if (slot < 0 || bucket > s->p.nb_load.n) {
+		return -ENOENT;
+	}
+	*v = s->nbt[slot].v[qi][bucket];
+	*n = s->nbt[slot].n[qi][bucket];
+	return 0;
+}
+
+int sched_neighbour_learn(struct sched *s, const struct node_id *id,
+			  enum qos_class q, uint32_t bucket, double reward)
+{
+	if (!isfinite(reward) || bucket > s->p.nb_load.n) {
+		s->stats.rewards_rejected++;
+		return -EINVAL;
+	}
+	int slot = nb_slot(s, id);
+	uint32_t qi = (uint32_t)q <= QOS_GOLD ? (uint32_t)q : QOS_GOLD;
+	struct nb_entry *e = &s->nbt[slot];
+	if (e->n[qi][bucket] < UINT32_MAX) {
+		e->n[qi][bucket]++;
+	}
+	double step = 1.0 / e->n[qi][bucket];
+	if (step < s->p.rank_alpha) {
+		step = s->p.rank_alpha;
+	}
+	e->v[qi][bucket] += step * (reward - e->v[qi][bucket]);
+	return 0;
 }
 
 int sched_q_get(const struct sched *s, uint32_t state, uint32_t action,

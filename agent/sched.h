@@ -51,6 +51,9 @@ struct sched_params {
 	double epsilon_decay; /* factor per decision, (0, 1] */
 	double q_init;        /* value of unvisited cells */
 	uint32_t neighbours_k; /* offload ranks, 0..SCHED_K_MAX */
+	/* neighbour ranking (see sched_decide) */
+	bool rank_learned;  /* rank by learned per-neighbour value */
+	double rank_alpha;  /* step floor of those values, (0, 1] */
 	/* state discretisation */
 	struct sched_edges cpu_load;  /* local demand per core (see below) */
 	struct sched_edges mem_used;  /* local memory used fraction */
@@ -58,6 +61,8 @@ struct sched_params {
 	struct sched_edges nb_rtt_ms; /* rank-1 neighbour RTT */
 	/* masks */
 	double hot_temp_c; /* a node at/above this is "hot" */
+	double defer_ms;   /* how long a deferral waits; deadlines at or
+			    * below it cannot be deferred */
 	uint32_t policy_forbid[3]; /* per qos class, SCHED_FORBID_* bits */
 	/* reward (see sched_reward) */
 	double reward_met;      /* completed within the deadline */
@@ -81,9 +86,12 @@ struct sched_neighbour {
 };
 
 /*
- * What a decision sees. Neighbours are ranked by the caller, best first;
- * action "offload rank r" names nb[r-1]. A stable ranking (e.g. by RTT)
- * lets the table learn what load alone does not show about each rank.
+ * What a decision sees. Neighbours come in the caller's order (by RTT in
+ * the agent). Without rank_learned, action "offload rank r" names nb[r-1].
+ * With rank_learned (the default) the core first orders them by what it
+ * has learned about each neighbour at its current load (see sched_decide)
+ * and "rank r" is the r-th best of that order; the decision says which
+ * nb[] entry that was.
  */
 struct sched_snapshot {
 	const struct node_state *local;
@@ -101,6 +109,9 @@ struct sched_decision {
 	double epsilon;    /* exploration probability used */
 	bool explored;     /* chosen at random among the permitted */
 	bool fallback;     /* everything was masked; see sched_decide */
+	int32_t nb_index;  /* offload: index into snapshot nb[], else -1 */
+	uint32_t nb_bucket; /* offload: that neighbour's load bucket */
+	struct node_id nb_id; /* offload: that neighbour's id */
 	char why[256];     /* reason when fallback */
 };
 
@@ -165,10 +176,12 @@ double sched_node_load(const struct node_state *n);
 /* Bucket of v under e. */
 uint32_t sched_bucket(const struct sched_edges *e, double v);
 
-/* State index of (snapshot, workload). Returns 0 or -EINVAL (NULL local). */
+/* State index of (snapshot, workload), after the same ranking
+ * sched_decide applies. Returns 0 or -EINVAL (NULL local). */
 int sched_state(const struct sched *s, const struct sched_snapshot *snap,
 		const struct workload_spec *w, uint32_t *state);
-/* Bitmask of permitted actions (bit a = action a); 0 means all masked. */
+/* Bitmask of permitted actions (bit a = action a; ranks after ranking);
+ * 0 means all masked. */
 uint32_t sched_mask(const struct sched *s, const struct sched_snapshot *snap,
 		    const struct workload_spec *w);
 /* Action index helpers and names ("local", "offload:2", "defer",
@@ -184,8 +197,12 @@ const char *sched_action_name(const struct sched *s, uint32_t action,
 double sched_epsilon(const struct sched *s);
 
 /*
- * Choose an action: ε-greedy over the permitted actions (ties go to the
- * lowest index), then decay ε towards its floor. When every action is
+ * Choose an action. With rank_learned, neighbours are first ordered by
+ * their learned value V(neighbour, qos class, its load bucket), highest
+ * first (unvisited cells count as reward_met, so each is tried; ties keep
+ * the caller's order), and the top K become ranks 1..K. Then ε-greedy
+ * over the permitted actions (ties go to the lowest index) and ε decays
+ * towards its floor. When every action is
  * masked, *out is the safe fallback (reject: nothing runs, nothing moves),
  * out->fallback is set with a reason and -EPERM is returned. -EINVAL for a
  * bad snapshot.
@@ -207,10 +224,22 @@ double sched_reward(const struct sched *s, const struct workload_spec *w,
  */
 int sched_learn(struct sched *s, uint32_t state, uint32_t action,
 		double reward, uint32_t next);
-/* sched_reward then sched_learn for a decision. */
+/* sched_reward then sched_learn for a decision; for an offload also
+ * moves the neighbour's value V towards the reward (step max(rank_alpha,
+ * 1/n)). */
 int sched_observe(struct sched *s, const struct sched_decision *d,
 		  const struct workload_spec *w, const struct sched_outcome *o,
 		  uint32_t next);
+
+/* Learned value of a neighbour for a qos class and load bucket: 0 and
+ * *v, *n, or -ENOENT if never seen. */
+int sched_neighbour_value(const struct sched *s, const struct node_id *id,
+			  enum qos_class q, uint32_t bucket, double *v,
+			  uint32_t *n);
+/* Move V(id, q, bucket) towards reward (what sched_observe does for
+ * offloads). -EINVAL for non-finite reward or bad bucket. */
+int sched_neighbour_learn(struct sched *s, const struct node_id *id,
+			  enum qos_class q, uint32_t bucket, double reward);
 
 /* Read one cell. Returns 0 or -ERANGE. */
 int sched_q_get(const struct sched *s, uint32_t state, uint32_t action,

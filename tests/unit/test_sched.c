@@ -38,7 +38,7 @@ static void spec_init(struct workload_spec *w, enum qos_class q)
 	snprintf(w->id, sizeof(w->id), "w1");
 	w->qos = q;
 	w->profile = PERF_LATENCY;
-	w->max_delay_ms = 100;
+	w->max_delay_ms = 5000;
 }
 
 static struct sched *mk(struct sched_params *p)
@@ -209,6 +209,13 @@ static void test_masks(void **st)
 	f.w.qos = QOS_GOLD;
 	assert_int_equal(sched_mask(s, &f.snap, &f.w), ALL_ACTIONS & ~0x10u);
 	f.w.qos = QOS_SILVER;
+
+	/* A deadline a deferral would consume: no defer. */
+	f.w.max_delay_ms = (uint32_t)f.p.defer_ms;
+	assert_int_equal(sched_mask(s, &f.snap, &f.w), ALL_ACTIONS & ~0x10u);
+	f.w.max_delay_ms = 0; /* no deadline: may wait */
+	assert_int_equal(sched_mask(s, &f.snap, &f.w), ALL_ACTIONS);
+	f.w.max_delay_ms = 5000;
 
 	/* Missing ranks are masked. */
 	f.snap.n_nb = 1;
@@ -476,10 +483,13 @@ static void test_reward(void **st)
 	assert_float_equal(sched_reward(s, &w, &o), -7.61, 1e-12);
 	/* rejected / deferred: class-weighted constants */
 	o.result = SCHED_OUT_REJECTED;
-	assert_float_equal(sched_reward(s, &w, &o), -1.6, 1e-12);
+	assert_float_equal(sched_reward(s, &w, &o), -2.0, 1e-12);
 	w.qos = QOS_BESTEFFORT;
 	o.result = SCHED_OUT_DEFERRED;
+	o.latency_ms = 150.0; /* within the 200 ms deadline */
 	assert_float_equal(sched_reward(s, &w, &o), -0.05, 1e-12);
+	o.latency_ms = 250.0; /* deferred past it: a miss too */
+	assert_float_equal(sched_reward(s, &w, &o), -0.55, 1e-12);
 	/* No deadline: latency against latency_ref_ms. */
 	w.qos = QOS_SILVER;
 	w.profile = PERF_LATENCY;
