@@ -193,12 +193,15 @@ int wire__next(const uint8_t *p, size_t len, size_t *pos,
 	       struct wire__field *f)
 {
 	uint64_t tag, v;
+	size_t start;
 
 	if (*pos >= len) {
 		return 0;
 	}
-	if (rd_varint(p, len, pos, &tag) < 0 || tag > UINT32_MAX ||
-	    (tag >> 3) == 0) {
+	/* a tag is a uint32 varint: at most 5 bytes, as protobuf-c reads it */
+	start = *pos;
+	if (rd_varint(p, len, pos, &tag) < 0 || *pos - start > 5 ||
+	    tag > UINT32_MAX || (tag >> 3) == 0) {
 		return -EBADMSG;
 	}
 	f->num = (uint32_t)(tag >> 3);
@@ -214,7 +217,9 @@ int wire__next(const uint8_t *p, size_t len, size_t *pos,
 		f->len = f->wt == WIRE__WT_I64 ? 8 : 4;
 		break;
 	case WIRE__WT_LEN:
-		if (rd_varint(p, len, pos, &v) < 0) {
+		/* length prefixes, like tags, are at most 5 bytes */
+		start = *pos;
+		if (rd_varint(p, len, pos, &v) < 0 || *pos - start > 5) {
 			return -EBADMSG;
 		}
 		if (v > len - *pos) {
