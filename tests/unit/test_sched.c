@@ -371,6 +371,100 @@ static void test_exploration_and_greedy(void **st)
 	sched_free(f.s);
 }
 
+static void test_learned_ranking(void **st)
+{
+	(void)st;
+	struct fixture f;
+	fixture_init(&f);
+	f.p.epsilon = 0.0;
+	f.p.epsilon_min = 0.0;
+	f.s = mk(&f.p);
+	for (int i = 0; i < 3; i++) {
+		f.nb[i].id.b[0] = (uint8_t)(i + 1);
+	}
+	/* Local is worth less than any offload in this state. */
+	struct sched_decision d;
+	assert_int_equal(sched_decide(f.s, &f.snap, &f.w, &d), 0);
+	assert_int_equal(sched_q_set(f.s, d.state, 0, -5.0, 1, false), 0);
+	assert_int_equal(sched_decide(f.s, &f.snap, &f.w, &d), 0);
+	/* Nothing learned: all optimistic, caller's order kept. */
+	assert_int_equal(d.kind, SCHED_OFFLOAD);
+	assert_int_equal(d.rank, 1);
+	assert_int_equal(d.nb_index, 0);
+	assert_int_equal(d.nb_id.b[0], 1);
+	assert_int_equal(d.nb_bucket, 1); /* load 0.5 */
+	/* A bad outcome through neighbour 1 sends rank 1 to neighbour 2. */
+	struct sched_outcome bad = {SCHED_OUT_FAILED, false, 100.0, 0.0};
+	assert_int_equal(sched_observe(f.s, &d, &f.w, &bad, UINT32_MAX), 0);
+	double v;
+	uint32_t n;
+	assert_int_equal(sched_neighbour_value(f.s, &f.nb[0].id, f.w.qos, 1,
+					       &v, &n),
+			 0);
+	assert_int_equal(n, 1);
+	assert_float_equal(v, sched_reward(f.s, &f.w, &bad), 1e-12);
+	assert_int_equal(sched_neighbour_value(f.s, &f.nb[1].id, f.w.qos, 1,
+					       &v, &n),
+			 -ENOENT);
+	/* The table's rank-1 cell took the penalty too; restore it so the
+	 * ranking alone is seen. */
+	assert_int_equal(sched_q_set(f.s, d.state, 1, 1.0, 1, false), 0);
+	assert_int_equal(sched_decide(f.s, &f.snap, &f.w, &d), 0);
+	assert_int_equal(d.rank, 1);
+	assert_int_equal(d.nb_index, 1);
+	/* sched_state ranks the same way sched_decide does. */
+	uint32_t st3;
+	assert_int_equal(sched_state(f.s, &f.snap, &f.w, &st3), 0);
+	assert_int_equal(st3, d.state);
+	/* Learned values are per load bucket: at another load it is
+	 * unvisited again, so optimistic and first in the caller's order. */
+	f.nb[0].node.cpu_free = 0.9; /* load 0.1 -> bucket 0 */
+	assert_int_equal(sched_state(f.s, &f.snap, &f.w, &st3), 0);
+	assert_int_equal(sched_q_set(f.s, st3, 0, -5.0, 1, false), 0);
+	assert_int_equal(sched_decide(f.s, &f.snap, &f.w, &d), 0);
+	assert_int_equal(d.nb_index, 0);
+	assert_int_equal(d.nb_bucket, 0);
+	/* Step: 1/n first, then the rank_alpha floor. */
+	struct node_id x = {{9}};
+	assert_int_equal(sched_neighbour_learn(f.s, &x, QOS_GOLD, 2, 1.0), 0);
+	assert_int_equal(sched_neighbour_learn(f.s, &x, QOS_GOLD, 2, 0.0), 0);
+	assert_int_equal(sched_neighbour_value(f.s, &x, QOS_GOLD, 2, &v, &n),
+			 0);
+	assert_float_equal(v, 0.5, 1e-12);
+	for (int i = 0; i < 20; i++) {
+		sched_neighbour_learn(f.s, &x, QOS_GOLD, 2, 0.0);
+	}
+	sched_neighbour_value(f.s, &x, QOS_GOLD, 2, &v, &n);
+	/* steps 1/3 .. 1/10 telescope to 2/10, then twelve steps of 0.1 */
+	assert_float_equal(v, 0.5 * 0.2 * pow(0.9, 12), 1e-12);
+	assert_int_equal(n, 22);
+	assert_int_equal(sched_neighbour_learn(f.s, &x, QOS_GOLD, 2, NAN),
+			 -EINVAL);
+	assert_int_equal(sched_neighbour_learn(f.s, &x, QOS_GOLD, 99, 1.0),
+			 -EINVAL);
+	sched_free(f.s);
+
+	/* rank_learned off: the caller's order, whatever was learned. */
+	fixture_init(&f);
+	f.p.rank_learned = false;
+	f.p.epsilon = 0.0;
+	f.p.epsilon_min = 0.0;
+	f.s = mk(&f.p);
+	for (int i = 0; i < 3; i++) {
+		f.nb[i].id.b[0] = (uint8_t)(i + 1);
+	}
+	assert_int_equal(sched_decide(f.s, &f.snap, &f.w, &d), 0);
+	sched_q_set(f.s, d.state, 0, -5.0, 1, false);
+	assert_int_equal(sched_decide(f.s, &f.snap, &f.w, &d), 0);
+	assert_int_equal(d.nb_index, 0);
+	assert_int_equal(sched_observe(f.s, &d, &f.w, &bad, UINT32_MAX), 0);
+	assert_int_equal(sched_q_set(f.s, d.state, 1, 1.0, 1, false), 0);
+	assert_int_equal(sched_decide(f.s, &f.snap, &f.w, &d), 0);
+	assert_int_equal(d.nb_index, 0);
+	assert_int_equal(d.rank, 1);
+	sched_free(f.s);
+}
+
 static void test_update_rule(void **st)
 {
 	(void)st;
@@ -752,6 +846,7 @@ int main(void)
 		cmocka_unit_test(test_all_masked),
 		cmocka_unit_test(test_epsilon_decay_floor),
 		cmocka_unit_test(test_exploration_and_greedy),
+		cmocka_unit_test(test_learned_ranking),
 		cmocka_unit_test(test_update_rule),
 		cmocka_unit_test(test_nan_inf_rejected),
 		cmocka_unit_test(test_reward),
