@@ -83,6 +83,7 @@ static const char *const migrations[] = {
 	"  action INTEGER NOT NULL,"
 	"  reward REAL"
 	");"
+	"CREATE INDEX decisions_workload ON decisions (workload, seq);"
 	"CREATE TABLE qtable ("
 	"  state INTEGER NOT NULL,"
 	"  action INTEGER NOT NULL,"

@@ -22,43 +22,34 @@
 #include "log.h"
 #include "sched.h"
 #include "sched_store.h"
-
-/* The v1 definitions of the scheduler's tables, as in agent/store.c. */
-static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS decisions ("
-	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  time_ms INTEGER NOT NULL,"
-	"  workload TEXT NOT NULL,"
-	"  state INTEGER NOT NULL,"
-	"  action INTEGER NOT NULL,"
-	"  reward REAL"
-	");"
-	"CREATE TABLE IF NOT EXISTS qtable ("
-	"  state INTEGER NOT NULL,"
-	"  action INTEGER NOT NULL,"
-	"  q REAL NOT NULL,"
-	"  visits INTEGER NOT NULL,"
-	"  PRIMARY KEY (state, action)"
-	") WITHOUT ROWID;";
+#include "store.h"
 
 static char dir[64];
 static char path[128];
+static struct store *open_store;
 
+/* Open the agent's real store (schema from agent/store.c). One at a time. */
 static sqlite3 *db_open(void)
 {
-	sqlite3 *db = NULL;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
-					  "PRAGMA synchronous=NORMAL;",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, schema, NULL, NULL, NULL), SQLITE_OK);
-	return db;
+	char err[256];
+	int rc = store_open(path, &open_store, err, sizeof(err));
+	if (rc < 0) {
+		fail_msg("store_open: %s", err);
+	}
+	return store_db(open_store);
+}
+
+static void db_close(sqlite3 *db)
+{
+	(void)db;
+	store_close(open_store);
+	open_store = NULL;
 }
 
 static int setup(void **st)
 {
 	(void)st;
+	log_set_level(LOG_LVL_WARN);
 	snprintf(dir, sizeof(dir), "/tmp/farnode-sst-XXXXXX");
 	if (!mkdtemp(dir)) {
 		return -1;
@@ -152,7 +143,7 @@ static void test_round_trip(void **st)
 	sched_free(t);
 	sched_free(s);
 	sched_store_free(ss);
-	sqlite3_close(db);
+	db_close(db);
 }
 
 static int die_on_commit(void *ud)
@@ -209,7 +200,7 @@ static void test_crash_keeps_last_committed_tick(void **st)
 	sched_free(t);
 	sched_free(committed);
 	sched_store_free(ss);
-	sqlite3_close(db);
+	db_close(db);
 }
 
 static void test_close_without_flush(void **st)
@@ -227,7 +218,7 @@ static void test_close_without_flush(void **st)
 	learn_some(s, 2, 300); /* never flushed */
 	sched_free(s);
 	sched_store_free(ss);
-	sqlite3_close(db);
+	db_close(db);
 
 	db = db_open();
 	assert_int_equal(sched_store_new(db, 100, &ss), 0);
@@ -237,7 +228,7 @@ static void test_close_without_flush(void **st)
 	sched_free(t);
 	sched_free(snap);
 	sched_store_free(ss);
-	sqlite3_close(db);
+	db_close(db);
 }
 
 static void test_refusals(void **st)
@@ -338,7 +329,7 @@ static void test_refusals(void **st)
 	sched_free(t);
 	sched_free(s);
 	sched_store_free(ss);
-	sqlite3_close(db);
+	db_close(db);
 }
 
 static void test_decision_log(void **st)
@@ -397,7 +388,7 @@ static void test_decision_log(void **st)
 	assert_int_equal(sched_store_decisions_count(ss), 5);
 	sched_free(s);
 	sched_store_free(ss);
-	sqlite3_close(db);
+	db_close(db);
 }
 
 int main(void)
