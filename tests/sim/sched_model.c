@@ -603,7 +603,7 @@ int smod_run(struct smod *m, const struct smod_policy *p, double warmup_ms,
 	snprintf(out->name, sizeof(out->name), "%s", p->name);
 	reset(m);
 	struct smod_job *jobs = malloc(sizeof(*jobs) * (m->n_jobs ? m->n_jobs : 1));
-	size_t n_win = (size_t)(m->cfg.duration_ms / m->cfg.window_ms) + 1;
+	size_t n_win = (size_t)ceil(m->cfg.duration_ms / m->cfg.window_ms);
 	if (n_win > SMOD_CURVE_MAX) {
 		n_win = SMOD_CURVE_MAX;
 	}
