@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypto_keys.h"
 #include "ctl.h"
 #include "log.h"
 #include "runtime_svc.h"
@@ -155,6 +156,7 @@ void agent_request_stop(struct agent *a, int exit_code)
 
 	/* services: stop (reverse start order) */
 	runtime_stop(a);
+	crypto_keys_stop(a);
 
 	ctl_close(a->ctl);
 	a->ctl = NULL;
@@ -295,6 +297,12 @@ static int start(struct agent *a, const struct agent_opts *o)
 	}
 
 	/* services: start */
+	rc = crypto_keys_start(a);
+	if (rc != 0) {
+		fprintf(stderr, "farnode: gossip keyring: %s (see the log)\n",
+			strerror(-rc));
+		return rc;
+	}
 	rc = runtime_start(a);
 	if (rc != 0) {
 		fprintf(stderr, "farnode: runtime: %s (see the log)\n",

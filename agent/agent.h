@@ -18,6 +18,7 @@
 struct store;
 struct ctl;
 struct runtime_svc;
+struct crypto_keyring;
 
 struct agent_opts {
 	const char *config_path; /* NULL = embedded defaults */
@@ -52,6 +53,7 @@ struct agent {
 	char notes[8][128];
 	int n_notes;
 	/* services: fields */
+	struct crypto_keyring *keyring; /* gossip keys (crypto_keys.c) */
 	struct runtime_svc *runtime;
 };
 

@@ -89,5 +89,7 @@ int cmd_status(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_keygen(int argc, char **argv); /* cli_keys.c */
+int cmd_keys(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static const struct {
 } handlers[] = {
 	{FARNODE__V1__REQUEST__REQ_STATUS, ctl_status},
 	{FARNODE__V1__REQUEST__REQ_RELOAD, ctl_reload},
+	{FARNODE__V1__REQUEST__REQ_KEYS, ctl_keys},
 };
 
 ctl_handler_fn ctl__handler_for(Farnode__V1__Request__ReqCase c)

@@ -16,4 +16,7 @@
 CTL_HANDLER(ctl_status);
 CTL_HANDLER(ctl_reload);
 
+/* ctl_keys.c */
+CTL_HANDLER(ctl_keys);
+
 #endif

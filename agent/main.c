@@ -20,6 +20,8 @@ static const struct command commands[] = {
 	{"reload", cmd_reload, "reload the agent's configuration"},
 	{"config", cmd_config, "print a sample config or check a file"},
 	{"version", cmd_version, "print version and library versions"},
+	{"keygen", cmd_keygen, "generate a gossip key or a signing keypair"},
+	{"keys", cmd_keys, "list or rotate the agent's gossip keys"},
 	/* commands: more */
 };
 
