@@ -89,6 +89,13 @@ int cmd_status(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+/* cli_runtime.c */
+int cmd_run(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
 int cmd_keygen(int argc, char **argv); /* cli_keys.c */
 int cmd_keys(int argc, char **argv);
 

@@ -12,6 +12,12 @@ static const struct {
 } handlers[] = {
 	{FARNODE__V1__REQUEST__REQ_STATUS, ctl_status},
 	{FARNODE__V1__REQUEST__REQ_RELOAD, ctl_reload},
+	{FARNODE__V1__REQUEST__REQ_RUN, ctl_run},
+	{FARNODE__V1__REQUEST__REQ_PS, ctl_ps},
+	{FARNODE__V1__REQUEST__REQ_STOP, ctl_stop},
+	{FARNODE__V1__REQUEST__REQ_RM, ctl_rm},
+	{FARNODE__V1__REQUEST__REQ_LOGS, ctl_logs},
+	{FARNODE__V1__REQUEST__REQ_APPLY, ctl_apply},
 	{FARNODE__V1__REQUEST__REQ_KEYS, ctl_keys},
 };
 

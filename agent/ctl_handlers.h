@@ -19,4 +19,12 @@ CTL_HANDLER(ctl_reload);
 /* ctl_keys.c */
 CTL_HANDLER(ctl_keys);
 
+/* ctl_runtime.c */
+CTL_HANDLER(ctl_run);
+CTL_HANDLER(ctl_ps);
+CTL_HANDLER(ctl_stop);
+CTL_HANDLER(ctl_rm);
+CTL_HANDLER(ctl_logs);
+CTL_HANDLER(ctl_apply);
+
 #endif

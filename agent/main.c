@@ -22,6 +22,12 @@ static const struct command commands[] = {
 	{"version", cmd_version, "print version and library versions"},
 	{"keygen", cmd_keygen, "generate a gossip key or a signing keypair"},
 	{"keys", cmd_keys, "list or rotate the agent's gossip keys"},
+	{"run", cmd_run, "create a workload (process or OCI bundle)"},
+	{"ps", cmd_ps, "list workloads"},
+	{"stop", cmd_stop, "stop a workload"},
+	{"rm", cmd_rm, "remove a stopped workload"},
+	{"logs", cmd_logs, "print a workload's output"},
+	{"apply", cmd_apply, "create workloads from a CodecoApp manifest"},
 	/* commands: more */
 };
 

@@ -787,3 +787,8 @@ void runtime_set_limits(struct runtime *rt, uint32_t max_workloads,
 	}
 	runtime_readmit(rt);
 }
+
+uint32_t runtime_log_keep(const struct runtime *rt)
+{
+	return rt->cfg.log_keep;
+}

@@ -148,6 +148,9 @@ uint32_t runtime_count(const struct runtime *rt);
 int runtime_log_path(struct runtime *rt, const char *id, char *out,
 		     size_t out_len);
 
+/* Rotated log generations kept (LOG.1 .. LOG.N). */
+uint32_t runtime_log_keep(const struct runtime *rt);
+
 /* Ask admission again for every pending workload. */
 void runtime_readmit(struct runtime *rt);
 

@@ -190,8 +190,8 @@ void rt__cgroup_detect(struct runtime *rt)
 	rt->cg_note[0] = '\0';
 	if (strcmp(root, "none") == 0) {
 		note(rt, CGROUP_NONE,
-		     "cgroups disabled by config (runtime.cgroup_root = none): "
-		     "workloads run without limits");
+		     "no workload limits: cgroups disabled by config "
+		     "(runtime.cgroup_root = none)");
 		return;
 	}
 	if (root[0] != '\0') {
@@ -200,7 +200,7 @@ void rt__cgroup_detect(struct runtime *rt)
 		   0) {
 		rt->cg_dir[0] = '\0';
 		note(rt, CGROUP_NONE,
-		     "no cgroup v2 mount found: workloads run without limits");
+		     "no workload limits: no cgroup v2 mount found");
 		return;
 	}
 	snprintf(parent, sizeof(parent), "%s", rt->cg_dir);
@@ -210,24 +210,20 @@ void rt__cgroup_detect(struct runtime *rt)
 	}
 	if (statfs(parent, &sf) != 0 || sf.f_type != CGROUP2_MAGIC) {
 		note(rt, CGROUP_NONE,
-		     "%s is not on a cgroup v2 filesystem: workloads run "
-		     "without limits",
-		     parent);
+		     "no workload limits: %.80s is not on cgroup v2", parent);
 		rt->cg_dir[0] = '\0';
 		return;
 	}
 	if (mkdir(rt->cg_dir, 0755) != 0 && errno != EEXIST) {
 		note(rt, CGROUP_NONE,
-		     "cannot create cgroup %s (%s): workloads run without "
-		     "limits",
+		     "no workload limits: cannot create cgroup %.60s (%s)",
 		     rt->cg_dir, strerror(errno));
 		rt->cg_dir[0] = '\0';
 		return;
 	}
 	if (access(rt->cg_dir, W_OK) != 0) {
 		note(rt, CGROUP_NONE,
-		     "cgroup %s is not writable (%s): workloads run without "
-		     "limits",
+		     "no workload limits: cgroup %.60s not writable (%s)",
 		     rt->cg_dir, strerror(errno));
 		rt->cg_dir[0] = '\0';
 		return;
@@ -255,8 +251,8 @@ void rt__cgroup_detect(struct runtime *rt)
 	}
 	if (missing[0] != '\0') {
 		note(rt, CGROUP_TRACK,
-		     "cgroup v2 at %s lacks the %s controller(s) (hybrid "
-		     "v1/v2 host?): workloads run without limits",
+		     "no workload limits: cgroup v2 at %.60s lacks %s "
+		     "(hybrid v1/v2 host?)",
 		     rt->cg_dir, missing);
 		return;
 	}
