@@ -63,10 +63,14 @@ int crypto_keys_load(struct crypto_keyring *kr, struct store *st)
 			sqlite3_reset(q);
 			return -EBADMSG;
 		}
-		rc = crypto_keyring_install(kr, blob, &got);
-		if (rc == 0 && got != id) {
-			rc = -EBADMSG;
+		if (crypto_key_id(blob) != id) {
+			log_error("keyring: stored key %d: id does not match "
+				  "the key",
+				  id);
+			sqlite3_reset(q);
+			return -EBADMSG;
 		}
+		rc = crypto_keyring_install(kr, blob, &got);
 		if (rc < 0) {
 			log_error("keyring: stored key %d: %s", id,
 				  crypto_strerror(rc));
