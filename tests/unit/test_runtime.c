@@ -818,6 +818,142 @@ static void test_max_workloads(void **state)
 	assert_true(wait_phase("b", -1, 2000));
 }
 
+
+/* ---- cgroups ---- */
+
+/* A fresh directory on the cgroup2 mount for this test, or NULL. */
+static char cg_root[512];
+static const char *test_cgroup_root(void)
+{
+	char line[1024];
+	char mnt[256] = "";
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	if (f == NULL) {
+		return NULL;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, " - cgroup2 ") == NULL) {
+			continue;
+		}
+		char *p = line;
+		for (int i = 0; i < 4 && p != NULL; i++) {
+			p = strchr(p, ' ');
+			p = p != NULL ? p + 1 : NULL;
+		}
+		if (p != NULL) {
+			size_t n = strcspn(p, " ");
+			if (n < sizeof(mnt)) {
+				memcpy(mnt, p, n);
+				mnt[n] = '\0';
+			}
+		}
+		break;
+	}
+	fclose(f);
+	if (mnt[0] == '\0') {
+		return NULL;
+	}
+	snprintf(cg_root, sizeof(cg_root), "%s/farnode-test-%d", mnt,
+		 (int)getpid());
+	return cg_root;
+}
+
+static bool in_cgroup(int32_t pid, const char *leaf_suffix)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	FILE *f = fopen(path, "r");
+	bool found = false;
+	if (f == NULL) {
+		return false;
+	}
+	while (fgets(buf, sizeof(buf), f) != NULL) {
+		if (strncmp(buf, "0::", 3) == 0 &&
+		    strstr(buf, leaf_suffix) != NULL) {
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static void test_cgroup_leaf_and_limits(void **state)
+{
+	(void)state;
+	struct workload_spec s;
+	const char *root = test_cgroup_root();
+	if (root == NULL) {
+		print_message("# SKIP no cgroup2 mount on this host\n");
+		skip();
+	}
+	F.cfg.cgroup_root = root;
+	close_rt();
+	open_rt();
+	enum runtime_cgroup_mode mode = runtime_cgroup_mode(F.rt);
+	if (mode == CGROUP_NONE) {
+		print_message("# SKIP cgroups unusable: %s\n",
+			      runtime_cgroup_note(F.rt));
+		rmdir(root);
+		skip();
+	}
+	spec_cmd(&s, "grouped", RESTART_NEVER, 3, "sh", "-c",
+		 "sleep 30 & sleep 30");
+	create_ok(&s);
+	assert_true(wait_phase("grouped", WL_RUNNING, 2000));
+	int32_t pid = status_of("grouped").pid;
+	run_for(50);
+	assert_true(in_cgroup(pid, "/wl-grouped"));
+	char leaf[600], procs[700];
+	snprintf(leaf, sizeof(leaf), "%s/wl-grouped", root);
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", leaf);
+	FILE *f = fopen(procs, "r");
+	assert_non_null(f);
+	int members = 0;
+	char line[32];
+	while (fgets(line, sizeof(line), f) != NULL) {
+		members++;
+	}
+	fclose(f);
+	assert_true(members >= 2); /* the shell, or what it execs, and its
+				      background child */
+	assert_int_equal(runtime_stop_workload(F.rt, "grouped"), 0);
+	assert_true(wait_phase("grouped", WL_STOPPED, 3000));
+	run_for(120); /* the check timer retries the rmdir */
+	struct stat sb;
+	assert_int_not_equal(stat(leaf, &sb), 0); /* leaf and strays gone */
+
+	if (mode != CGROUP_LIMITS) {
+		print_message("# memory.max part skipped: %s\n",
+			      runtime_cgroup_note(F.rt));
+	} else {
+		char cpu[64];
+		spec_cmd(&s, "limited", RESTART_NEVER, 2, "sleep", "30");
+		s.cpu_milli = 250;
+		s.mem_bytes = 32ull << 20;
+		create_ok(&s);
+		assert_true(wait_phase("limited", WL_RUNNING, 2000));
+		snprintf(leaf, sizeof(leaf), "%s/wl-limited/cpu.max", root);
+		f = fopen(leaf, "r");
+		assert_non_null(f);
+		assert_non_null(fgets(cpu, sizeof(cpu), f));
+		fclose(f);
+		assert_string_equal(cpu, "25000 100000\n");
+		assert_int_equal(runtime_stop_workload(F.rt, "limited"), 0);
+		assert_true(wait_phase("limited", WL_STOPPED, 3000));
+		/* a memory hog dies at memory.max and says why */
+		spec_cmd(&s, "hog", RESTART_NEVER, 3, "sh", "-c",
+			 "x=$(head -c 268435456 /dev/zero | tr '\\0' x); "
+			 "echo survived");
+		s.mem_bytes = 32ull << 20;
+		create_ok(&s);
+		assert_true(wait_phase("hog", WL_FAILED, 20000));
+		assert_non_null(strstr(status_of("hog").reason, "memory.max"));
+	}
+	close_rt();
+	run_for(20);
+	rmdir(root);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -850,6 +986,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_max_workloads, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_cgroup_leaf_and_limits,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
