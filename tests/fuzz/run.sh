@@ -61,13 +61,15 @@ if [ ${#todo[@]} -gt 0 ]; then
 	echo "fuzz: compiling ${#todo[@]} library sources with $CLANG"
 	export CLANG CFLAGS OBJ
 	# shellcheck disable=SC2016
+	# a source that does not compile (work in progress elsewhere) is left
+	# out with a warning; only targets that need it fail to link
 	printf '%s\n' "${todo[@]}" | xargs -P "$FUZZ_JOBS" -I{} sh -c \
-		'o="$OBJ/$(echo "{}" | tr / _).o"; $CLANG $CFLAGS -c -o "$o" "{}" || { rm -f "$o"; exit 255; }' ||
-		{ echo "fuzz: library build failed" >&2; exit 2; }
+		'o="$OBJ/$(echo "{}" | tr / _).o"; $CLANG $CFLAGS -c -o "$o" "{}" 2>"$o.err" || { rm -f "$o"; echo "fuzz: warning: {} does not compile, left out:" >&2; head -n 5 "$o.err" >&2; }'
 fi
 libobjs=()
 for s in "${srcs[@]}"; do
-	libobjs+=("$OBJ/$(echo "$s" | tr '/' '_').o")
+	o="$OBJ/$(echo "$s" | tr '/' '_').o"
+	[ -f "$o" ] && libobjs+=("$o")
 done
 rm -f "$OUT/libfarnode-fuzz.a"
 ar rcs "$OUT/libfarnode-fuzz.a" "${libobjs[@]}" || exit 2
