@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "runtime_svc.h"
+#include "sched_svc.h"
 #include "sdnotify.h"
 #include "store.h"
 
@@ -155,6 +156,7 @@ void agent_request_stop(struct agent *a, int exit_code)
 	}
 
 	/* services: stop (reverse start order) */
+	sched_stop(a);
 	runtime_stop(a);
 	crypto_keys_stop(a);
 
@@ -227,6 +229,7 @@ int agent_reload(struct agent *a, char applied[][96], int *n_applied,
 
 	/* services: reload */
 	runtime_reload(a);
+	sched_reload(a);
 
 	log_info("configuration reloaded from %s", a->config_path);
 	return 0;
@@ -306,6 +309,12 @@ static int start(struct agent *a, const struct agent_opts *o)
 	rc = runtime_start(a);
 	if (rc != 0) {
 		fprintf(stderr, "farnode: runtime: %s (see the log)\n",
+			strerror(-rc));
+		return rc;
+	}
+	rc = sched_start(a);
+	if (rc != 0) {
+		fprintf(stderr, "farnode: scheduler: %s (see the log)\n",
 			strerror(-rc));
 		return rc;
 	}

@@ -18,6 +18,7 @@
 struct store;
 struct ctl;
 struct runtime_svc;
+struct sched_svc;
 struct crypto_keyring;
 
 struct agent_opts {
@@ -55,6 +56,7 @@ struct agent {
 	/* services: fields */
 	struct crypto_keyring *keyring; /* gossip keys (crypto_keys.c) */
 	struct runtime_svc *runtime;
+	struct sched_svc *sched; /* scheduler (sched_svc.c) */
 };
 
 /* Run the daemon until SIGINT/SIGTERM. Returns the process exit code:

@@ -12,6 +12,8 @@ static const struct {
 } handlers[] = {
 	{FARNODE__V1__REQUEST__REQ_STATUS, ctl_status},
 	{FARNODE__V1__REQUEST__REQ_RELOAD, ctl_reload},
+	{FARNODE__V1__REQUEST__REQ_QTABLE, ctl_qtable},
+	{FARNODE__V1__REQUEST__REQ_DECISIONS, ctl_decisions},
 	{FARNODE__V1__REQUEST__REQ_RUN, ctl_run},
 	{FARNODE__V1__REQUEST__REQ_PS, ctl_ps},
 	{FARNODE__V1__REQUEST__REQ_STOP, ctl_stop},

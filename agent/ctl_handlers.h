@@ -27,4 +27,8 @@ CTL_HANDLER(ctl_rm);
 CTL_HANDLER(ctl_logs);
 CTL_HANDLER(ctl_apply);
 
+/* ctl_sched.c */
+CTL_HANDLER(ctl_qtable);
+CTL_HANDLER(ctl_decisions);
+
 #endif

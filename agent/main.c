@@ -22,6 +22,8 @@ static const struct command commands[] = {
 	{"version", cmd_version, "print version and library versions"},
 	{"keygen", cmd_keygen, "generate a gossip key or a signing keypair"},
 	{"keys", cmd_keys, "list or rotate the agent's gossip keys"},
+	{"qtable", cmd_qtable, "show, export or import the Q-table"},
+	{"decisions", cmd_decisions, "show the scheduler's decision log"},
 	{"run", cmd_run, "create a workload (process or OCI bundle)"},
 	{"ps", cmd_ps, "list workloads"},
 	{"stop", cmd_stop, "stop a workload"},

@@ -355,6 +355,25 @@ uint32_t sched_fingerprint(const struct sched *s)
 	return s->fingerprint;
 }
 
+const char *sched_state_describe(const struct sched *s, uint32_t state,
+				 char *buf, size_t len)
+{
+	uint32_t b[6];
+	if (state >= s->n_states) {
+		snprintf(buf, len, "invalid(%u)", (unsigned)state);
+		return buf;
+	}
+	for (int i = 5; i >= 0; i--) {
+		b[i] = state % s->dims[i];
+		state /= s->dims[i];
+	}
+	snprintf(buf, len, "cpu=%u mem=%u nbload=%u rtt=%u qos=%s uplink=%s",
+		 (unsigned)b[0], (unsigned)b[1], (unsigned)b[2],
+		 (unsigned)b[3], qos_class_name((enum qos_class)b[4]),
+		 b[5] ? "up" : "down");
+	return buf;
+}
+
 double sched_node_load(const struct node_state *n)
 {
 	double util = 1.0 - n->cpu_free;

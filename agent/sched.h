@@ -170,6 +170,11 @@ void sched_dims(const struct sched *s, uint32_t dims[6]);
  * fingerprints index different states. */
 uint32_t sched_fingerprint(const struct sched *s);
 
+/* Describe a state index as "cpu=B mem=B nbload=B rtt=B qos=Q uplink=U"
+ * (bucket numbers, 0 = lowest). Returns buf. */
+const char *sched_state_describe(const struct sched *s, uint32_t state,
+				 char *buf, size_t len);
+
 /* Demand per core of a node: max(1 - cpu_free, workloads_running / cores),
  * > 1 when oversubscribed. Unknown values count as fully loaded. */
 double sched_node_load(const struct node_state *n);

@@ -145,6 +145,13 @@ void sched_store_free(struct sched_store *st)
 	free(st);
 }
 
+void sched_store_set_cap(struct sched_store *st, uint32_t decisions_cap)
+{
+	if (decisions_cap > 0) {
+		st->cap = decisions_cap;
+	}
+}
+
 /* Run a statement without result rows; reset it afterwards. */
 static int step_done(struct sched_store *st, int which, const char *what)
 {

@@ -42,6 +42,8 @@ struct sched_store;
 int sched_store_new(sqlite3 *db, uint32_t decisions_cap,
 		    struct sched_store **out);
 void sched_store_free(struct sched_store *st);
+/* Change the decision log cap (>= 1; applied at the next flush). */
+void sched_store_set_cap(struct sched_store *st, uint32_t decisions_cap);
 
 /*
  * Load the persisted table into s (cells not in the database keep their

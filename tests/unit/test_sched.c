@@ -161,6 +161,11 @@ static void test_state_index(void **st)
 	assert_int_equal(sched_state(s, &snap, &w, &idx), 0);
 	assert_int_equal(idx / (4 * 4 * 3 * 2) % 3, 2);
 
+	char desc[96];
+	assert_string_equal(sched_state_describe(s, want, desc, sizeof(desc)),
+			    "cpu=2 mem=2 nbload=1 rtt=2 qos=silver uplink=up");
+	assert_string_equal(sched_state_describe(s, 99999, desc, sizeof(desc)),
+			    "invalid(99999)");
 	snap.local = NULL;
 	assert_int_equal(sched_state(s, &snap, &w, &idx), -EINVAL);
 	assert_true(idx < sched_n_states(s));
