@@ -205,7 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	while (off < size) {
 		struct mqtt_packet pkt, spkt;
-		size_t plen = 0;
+		size_t plen = 0, small = 0;
 		int rc = mqtt_frame(data + off, size - off, 0, &plen);
 
 		if (rc < 0) {
@@ -214,6 +214,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		CHECK(plen >= 2 && plen <= size - off);
+		/* a smaller maximum agrees, or refuses from the header */
+		if (plen <= 64) {
+			CHECK(mqtt_frame(data + off, size - off, 64, &small) ==
+			      0);
+			CHECK(small == plen);
+		} else {
+			CHECK(mqtt_frame(data + off, size - off, 64, &small) ==
+			      -EMSGSIZE);
+		}
 		rc = mqtt_decode(data + off, plen, &pkt);
 		if (rc == 0) {
 			round_trip(&pkt, plen);

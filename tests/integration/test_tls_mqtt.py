@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 # MQTT over TLS against a real Mosquitto. Generates with openssl (EC P-256)
-# a CA, a server certificate for localhost/127.0.0.1, a client certificate,
-# an expired client certificate and a CA plus client from a second,
-# untrusted authority; starts `mosquitto -c conf` in the foreground on
-# 127.0.0.1 and a free port with required client certificates, identity as
-# user name and TLS 1.2 only; then runs the broker group of the TLS test
-# program ($FARNODE_BUILD/tests/test_tls with FARNODE_TLS_TEST_DIR/PORT),
+# a CA, server certificates for localhost/127.0.0.1 (valid, expired, not yet
+# valid), client certificates (valid, expired) and a CA plus client from a
+# second, untrusted authority; starts `mosquitto -c conf` in the foreground
+# with one TLS listener per server certificate on 127.0.0.1 and free ports,
+# each with required client certificates, identity as user name and TLS 1.2
+# only; then runs the broker group of the TLS test program
+# ($FARNODE_BUILD/tests/test_tls with FARNODE_TLS_TEST_DIR and _PORT*),
 # which drives agent/tls.c and the MQTT codec/session. Its TAP lines are
 # passed through; the broker's own log is checked too. Mosquitto is stopped
 # on every exit path.
@@ -33,10 +34,16 @@ def run(cmd, cwd):
         raise RuntimeError(f"{' '.join(cmd)}: {p.stderr.strip()}")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n):
+    """n distinct ports that were free a moment ago."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def ec_key(d, name):
@@ -66,16 +73,21 @@ def make_cert(d, name, cn, ca, ext):
 CLIENT_EXT = "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n"
 
 
-def make_expired(d):
-    """A client certificate valid only in the first half of 2020."""
-    ec_key(d, "client-expired")
-    run(["openssl", "req", "-new", "-key", "client-expired.key", "-subj",
-         "/CN=farnode-expired", "-out", "client-expired.csr"], d)
+SERVER_EXT = ("basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+              "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+
+
+def make_dated(d, name, cn, ext, start, end):
+    """A certificate from the test CA valid only from start to end."""
+    ec_key(d, name)
+    run(["openssl", "req", "-new", "-key", f"{name}.key", "-subj",
+         f"/CN={cn}", "-out", f"{name}.csr"], d)
     os.makedirs(os.path.join(d, "newcerts"), exist_ok=True)
-    open(os.path.join(d, "index.txt"), "w").close()
-    with open(os.path.join(d, "serial"), "w") as f:
-        f.write("1000\n")
-    with open(os.path.join(d, "ca.cnf"), "w") as f:
+    if not os.path.exists(os.path.join(d, "index.txt")):
+        open(os.path.join(d, "index.txt"), "w").close()
+        with open(os.path.join(d, "serial"), "w") as f:
+            f.write("1000\n")
+    with open(os.path.join(d, f"{name}.cnf"), "w") as f:
         f.write(f"""[ca]
 default_ca = ca_default
 [ca_default]
@@ -84,45 +96,50 @@ new_certs_dir = {d}/newcerts
 serial = {d}/serial
 default_md = sha256
 policy = policy_any
-x509_extensions = client_ext
+unique_subject = no
+x509_extensions = ext
 [policy_any]
 commonName = supplied
-[client_ext]
-{CLIENT_EXT}""")
-    run(["openssl", "ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem",
-         "-keyfile", "ca.key", "-in", "client-expired.csr", "-out",
-         "client-expired.pem", "-notext", "-startdate", "20200101000000Z",
-         "-enddate", "20200601000000Z"], d)
+[ext]
+{ext}""")
+    run(["openssl", "ca", "-batch", "-config", f"{name}.cnf", "-cert",
+         "ca.pem", "-keyfile", "ca.key", "-in", f"{name}.csr", "-out",
+         f"{name}.pem", "-notext", "-startdate", start, "-enddate", end], d)
 
 
 def make_certs(d):
     make_ca(d, "ca", "farnode test CA")
-    make_cert(d, "server", "localhost", "ca",
-              "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
-              "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    make_cert(d, "server", "localhost", "ca", SERVER_EXT)
     make_cert(d, "client", "farnode-probe", "ca", CLIENT_EXT)
-    make_expired(d)
+    make_dated(d, "client-expired", "farnode-expired", CLIENT_EXT,
+               "20200101000000Z", "20200601000000Z")
+    make_dated(d, "server-expired", "localhost", SERVER_EXT,
+               "20200101000000Z", "20200601000000Z")
+    make_dated(d, "server-future", "localhost", SERVER_EXT,
+               "20900101000000Z", "20910101000000Z")
     make_ca(d, "other-ca", "some other CA")
     make_cert(d, "other-client", "farnode-stranger", "other-ca", CLIENT_EXT)
 
 
-def start_broker(d, port):
+def start_broker(d, port, port_expired, port_future):
+    """One TLS listener per server certificate: valid, expired, future."""
     conf = os.path.join(d, "mosquitto.conf")
-    with open(conf, "w") as f:
-        f.write(f"""per_listener_settings false
+    listeners = ""
+    for p, cert in ((port, "server"), (port_expired, "server-expired"),
+                    (port_future, "server-future")):
+        listeners += f"""
+listener {p} 127.0.0.1
 allow_anonymous false
-persistence false
-user root
-log_dest stderr
-log_type all
-listener {port} 127.0.0.1
 cafile {d}/ca.pem
-certfile {d}/server.pem
-keyfile {d}/server.key
+certfile {d}/{cert}.pem
+keyfile {d}/{cert}.key
 require_certificate true
 use_identity_as_username true
 tls_version tlsv1.2
-""")
+"""
+    with open(conf, "w") as f:
+        f.write("per_listener_settings true\npersistence false\n"
+                "user root\nlog_dest stderr\nlog_type all\n" + listeners)
     log = open(os.path.join(d, "mosquitto.log"), "w")
     proc = subprocess.Popen(["mosquitto", "-c", conf], stdout=log,
                             stderr=subprocess.STDOUT,
@@ -180,13 +197,13 @@ def main():
     try:
         try:
             make_certs(d)
-            tap(True, "openssl made CA, server, client, expired and "
-                "foreign certificates")
+            tap(True, "openssl made CA, server (valid, expired, future), "
+                "client (valid, expired, foreign CA) certificates")
         except RuntimeError as e:
             tap(False, f"certificate generation: {e}")
             return 1
-        port = free_port()
-        proc = start_broker(d, port)
+        port, port_expired, port_future = free_ports(3)
+        proc = start_broker(d, port, port_expired, port_future)
         up = proc.poll() is None
         tap(up, f"mosquitto listening with TLS on 127.0.0.1:{port}")
         if not up:
@@ -195,6 +212,8 @@ def main():
 
         env = dict(os.environ, FARNODE_TLS_TEST_DIR=d,
                    FARNODE_TLS_TEST_PORT=str(port),
+                   FARNODE_TLS_TEST_PORT_EXPIRED=str(port_expired),
+                   FARNODE_TLS_TEST_PORT_FUTURE=str(port_future),
                    CMOCKA_MESSAGE_OUTPUT="TAP")
         try:
             p = subprocess.run([program], env=env, capture_output=True,
@@ -213,7 +232,7 @@ def main():
                 seen += 1
             elif line.strip():
                 print(f"# {line}")
-        tap(rc == 0 and seen == 8, f"test program passed all 8 broker "
+        tap(rc == 0 and seen == 10, f"test program passed all 10 broker "
             f"cases (exit {rc}, {seen} reported)")
 
         log = broker_log(d)

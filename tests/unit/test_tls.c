@@ -5,8 +5,9 @@
  * small TCP servers on the same loop (refused, silent, closing, garbage).
  * With FARNODE_TLS_TEST_DIR and FARNODE_TLS_TEST_PORT (set by
  * tests/integration/test_tls_mqtt.py, which starts a real Mosquitto) they run
- * MQTT over TLS against that broker: round trip, wrong CA, expired and
- * foreign client certificates, name mismatch, credential reload.
+ * MQTT over TLS against that broker: round trip, wrong CA, expired and not
+ * yet valid server certificates (FARNODE_TLS_TEST_PORT_EXPIRED/_FUTURE),
+ * expired and foreign client certificates, name mismatch, reload.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -672,7 +673,9 @@ static void test_free_and_close_paths(void **state)
 /* ---- against a real broker --------------------------------------------- */
 
 static const char *broker_dir;
-static uint16_t broker_port;
+static uint16_t broker_port;	     /* valid server certificate */
+static uint16_t broker_port_expired; /* expired server certificate */
+static uint16_t broker_port_future;  /* not yet valid server certificate */
 
 static void broker_client(struct probe *p, uv_loop_t *loop, const char *ca,
 			  const char *cert, const char *key,
@@ -696,12 +699,18 @@ static void broker_client(struct probe *p, uv_loop_t *loop, const char *ca,
 	    want_rc);
 }
 
-static int tls_connect_wait(struct probe *p, const char *host)
+static int tls_connect_port_wait(struct probe *p, const char *host,
+				 uint16_t port)
 {
 	p->connect_done = false;
-	assert_int_equal(tls_connect(p->tls, host, broker_port, on_connect), 0);
+	assert_int_equal(tls_connect(p->tls, host, port, on_connect), 0);
 	assert_true(run_until(p->loop, &p->connect_done, 8000));
 	return p->connect_status;
+}
+
+static int tls_connect_wait(struct probe *p, const char *host)
+{
+	return tls_connect_port_wait(p, host, broker_port);
 }
 
 /* MQTT CONNECT over the TLS session; returns the CONNACK code. */
@@ -788,9 +797,10 @@ static void test_broker_round_trip(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
-static void expect_refusal(const char *ca, const char *cert, const char *key,
-			   const char *server_name, int want_status,
-			   const char *want_error, uint32_t want_flag)
+static void expect_refusal_at(uint16_t port, const char *ca, const char *cert,
+			      const char *key, const char *server_name,
+			      int want_status, const char *want_error,
+			      uint32_t want_flag)
 {
 	uv_loop_t loop;
 	struct probe p;
@@ -798,7 +808,8 @@ static void expect_refusal(const char *ca, const char *cert, const char *key,
 	uv_loop_init(&loop);
 	broker_client(&p, &loop, ca, cert, key, server_name, 0);
 	log_reset();
-	assert_int_equal(tls_connect_wait(&p, "localhost"), want_status);
+	assert_int_equal(tls_connect_port_wait(&p, "localhost", port),
+			 want_status);
 	if (!strstr(tls_last_error(p.tls), want_error)) {
 		fail_msg("last error '%s' lacks '%s'", tls_last_error(p.tls),
 			 want_error);
@@ -810,6 +821,33 @@ static void expect_refusal(const char *ca, const char *cert, const char *key,
 	assert_false(tls_is_connected(p.tls));
 	probe_free(&p);
 	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void expect_refusal(const char *ca, const char *cert, const char *key,
+			   const char *server_name, int want_status,
+			   const char *want_error, uint32_t want_flag)
+{
+	expect_refusal_at(broker_port, ca, cert, key, server_name, want_status,
+			  want_error, want_flag);
+}
+
+static void test_broker_expired_server_cert(void **state)
+{
+	(void)state;
+	expect_refusal_at(broker_port_expired, "ca.pem", "client.pem",
+			  "client.key", NULL, -EACCES,
+			  "server certificate rejected: certificate expired",
+			  MBEDTLS_X509_BADCERT_EXPIRED);
+}
+
+static void test_broker_future_server_cert(void **state)
+{
+	(void)state;
+	expect_refusal_at(broker_port_future, "ca.pem", "client.pem",
+			  "client.key", NULL, -EACCES,
+			  "server certificate rejected: certificate not yet "
+			  "valid",
+			  MBEDTLS_X509_BADCERT_FUTURE);
 }
 
 static void test_broker_wrong_ca(void **state)
@@ -955,6 +993,13 @@ static void test_broker_by_ip_and_dropped(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static const char *getenv_or(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v ? v : "0";
+}
+
 int main(void)
 {
 	const struct CMUnitTest offline[] = {
@@ -969,6 +1014,8 @@ int main(void)
 	const struct CMUnitTest broker[] = {
 	    cmocka_unit_test(test_broker_round_trip),
 	    cmocka_unit_test(test_broker_wrong_ca),
+	    cmocka_unit_test(test_broker_expired_server_cert),
+	    cmocka_unit_test(test_broker_future_server_cert),
 	    cmocka_unit_test(test_broker_name_mismatch),
 	    cmocka_unit_test(test_broker_expired_client_cert),
 	    cmocka_unit_test(test_broker_foreign_client_cert),
@@ -983,6 +1030,10 @@ int main(void)
 	broker_dir = getenv("FARNODE_TLS_TEST_DIR");
 	if (broker_dir && port) {
 		broker_port = (uint16_t)atoi(port);
+		broker_port_expired =
+		    (uint16_t)atoi(getenv_or("FARNODE_TLS_TEST_PORT_EXPIRED"));
+		broker_port_future =
+		    (uint16_t)atoi(getenv_or("FARNODE_TLS_TEST_PORT_FUTURE"));
 		log_set_sink(capture, NULL);
 		return cmocka_run_group_tests_name("tls_broker", broker, NULL,
 						   NULL);
