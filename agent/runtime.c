@@ -446,11 +446,18 @@ int runtime_new(uv_loop_t *loop, struct store *st,
 			 ? cfg->crun_path
 			 : "crun");
 	rt->cfg.crun_path = rt->crun;
+	rt->cfg.boot_id = NULL;
 	const char *path = getenv("PATH");
 	snprintf(rt->base_path, sizeof(rt->base_path), "PATH=%s",
 		 path != NULL ? path : "/usr/local/bin:/usr/bin:/bin");
 
-	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	int fd = -1;
+	if (cfg->boot_id != NULL && cfg->boot_id[0] != '\0') {
+		snprintf(rt->boot_id, sizeof(rt->boot_id), "%s", cfg->boot_id);
+	} else {
+		fd = open("/proc/sys/kernel/random/boot_id",
+			  O_RDONLY | O_CLOEXEC);
+	}
 	if (fd >= 0) {
 		ssize_t n = read(fd, rt->boot_id, sizeof(rt->boot_id) - 1);
 		close(fd);

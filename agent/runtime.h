@@ -77,6 +77,8 @@ struct runtime_config {
 	const char *crun_path;     /* NULL = "crun" from PATH */
 	uint32_t cpu_milli_capacity; /* 0 = online cores × 1000 */
 	uint64_t mem_capacity_bytes; /* 0 = 90% of physical memory */
+	const char *boot_id;       /* NULL = the kernel's boot_id (tests set
+				      it to simulate a reboot) */
 };
 
 /* Defaults: 64 workloads, 1 MiB logs × 2 kept, backoff 200 ms .. 300 s. */

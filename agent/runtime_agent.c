@@ -41,6 +41,8 @@ static void fill_config(const struct agent *a, struct runtime_config *rc)
 			     1000u;
 	const char *crun = getenv("FARNODE_CRUN");
 	rc->crun_path = crun != NULL && crun[0] != '\0' ? crun : NULL;
+	/* test hooks: a stand-in crun, a simulated reboot */
+	rc->boot_id = getenv("FARNODE_BOOT_ID");
 }
 
 static void publish_runtime(struct runtime_svc *s)
