@@ -22,7 +22,8 @@ struct sched_svc {
 	struct sched_store *store;
 	uv_timer_t tick;
 	bool timer_open;
-	struct log_rl rl;
+	struct log_rl rl;      /* tick failures */
+	struct log_rl rl_mask; /* all-masked decisions */
 };
 
 static void params_from_config(const struct config_sched *c,
@@ -170,6 +171,40 @@ void sched_reload(struct agent *a)
 	}
 	sched_store_set_cap(svc->store, (uint32_t)a->cfg.sched.decisions_max);
 	uv_timer_set_repeat(&svc->tick, (uint64_t)a->cfg.sched.tick_ms);
+}
+
+int sched_svc_decide(struct sched_svc *svc, const struct sched_snapshot *snap,
+		     const struct workload_spec *w, uint64_t now_ms,
+		     struct sched_decision *d)
+{
+	int rc = sched_decide(svc->core, snap, w, d);
+	if (rc == -EINVAL) {
+		return rc;
+	}
+	if (d->fallback) {
+		uint32_t suppressed = 0;
+		if (log_rl_allow(&svc->rl_mask, now_ms, 3, 60000,
+				 &suppressed)) {
+			log_warn("%s; rejecting (%u similar suppressed)",
+				 d->why, (unsigned)suppressed);
+		}
+	}
+	sched_store_log_decision(svc->store, now_ms, w->id, d->state,
+				 d->action);
+	return rc;
+}
+
+int sched_svc_observe(struct sched_svc *svc, const struct sched_decision *d,
+		      const struct workload_spec *w,
+		      const struct sched_outcome *o, uint32_t next)
+{
+	double r = sched_reward(svc->core, w, o);
+	int rc = sched_observe(svc->core, d, w, o, next);
+	if (rc < 0) {
+		return rc;
+	}
+	sched_store_log_reward(svc->store, w->id, r);
+	return 0;
 }
 
 struct sched *sched_svc_core(struct sched_svc *svc)

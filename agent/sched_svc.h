@@ -25,6 +25,23 @@ void sched_reload(struct agent *a);
 /* The core and store of a running service (borrowed). */
 struct sched *sched_svc_core(struct sched_svc *svc);
 struct sched_store *sched_svc_store(struct sched_svc *svc);
+/*
+ * Decide for workload w (sched_decide) and log the decision for the next
+ * tick, stamped with now_ms (wall clock). Returns what sched_decide
+ * returns; an all-masked fallback is logged too (as the reject it is).
+ */
+int sched_svc_decide(struct sched_svc *svc, const struct sched_snapshot *snap,
+		     const struct workload_spec *w, uint64_t now_ms,
+		     struct sched_decision *d);
+/*
+ * The outcome of decision d for w arrived: learn from it (sched_observe,
+ * next = the state the caller sees now, or UINT32_MAX) and log the reward
+ * on the workload's newest decision row. Returns 0 or -EINVAL (refused
+ * reward, counted; nothing learned or logged).
+ */
+int sched_svc_observe(struct sched_svc *svc, const struct sched_decision *d,
+		      const struct workload_spec *w,
+		      const struct sched_outcome *o, uint32_t next);
 /* Write behind now (as a tick). Returns cells written or -errno. */
 int sched_svc_flush(struct sched_svc *svc);
 
