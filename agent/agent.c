@@ -23,6 +23,7 @@
 #include "sched_svc.h"
 #include "sdnotify.h"
 #include "store.h"
+#include "uplink.h"
 
 void agent_paths(const struct config *cfg, const char *data_dir_override,
 		 char *data_dir, size_t dd_len, char *socket, size_t s_len)
@@ -156,6 +157,7 @@ void agent_request_stop(struct agent *a, int exit_code)
 	}
 
 	/* services: stop (reverse start order) */
+	uplink_stop(a);
 	sched_stop(a);
 	runtime_stop(a);
 	crypto_keys_stop(a);
@@ -228,6 +230,7 @@ int agent_reload(struct agent *a, char applied[][96], int *n_applied,
 	apply_log_level(a);
 
 	/* services: reload */
+	uplink_reload(a);
 	runtime_reload(a);
 	sched_reload(a);
 
@@ -315,6 +318,12 @@ static int start(struct agent *a, const struct agent_opts *o)
 	rc = sched_start(a);
 	if (rc != 0) {
 		fprintf(stderr, "farnode: scheduler: %s (see the log)\n",
+			strerror(-rc));
+		return rc;
+	}
+	rc = uplink_start(a);
+	if (rc != 0) {
+		fprintf(stderr, "farnode: hub uplink: %s (see the log)\n",
 			strerror(-rc));
 		return rc;
 	}

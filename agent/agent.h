@@ -19,6 +19,7 @@ struct store;
 struct ctl;
 struct runtime_svc;
 struct sched_svc;
+struct uplink;
 struct crypto_keyring;
 
 struct agent_opts {
@@ -57,6 +58,7 @@ struct agent {
 	struct crypto_keyring *keyring; /* gossip keys (crypto_keys.c) */
 	struct runtime_svc *runtime;
 	struct sched_svc *sched; /* scheduler (sched_svc.c) */
+	struct uplink *uplink; /* hub service (uplink.c) */
 };
 
 /* Run the daemon until SIGINT/SIGTERM. Returns the process exit code:

@@ -100,5 +100,6 @@ int cmd_keygen(int argc, char **argv); /* cli_keys.c */
 int cmd_keys(int argc, char **argv);
 int cmd_qtable(int argc, char **argv); /* cli_sched.c */
 int cmd_decisions(int argc, char **argv);
+int cmd_hub(int argc, char **argv); /* cli_hub.c */
 
 #endif

@@ -141,6 +141,8 @@ static const struct key keys[] = {
 	{"hub", "outbox_max_bytes", K_INT, F(hub, outbox_max_bytes), 65536,
 	 1073741824, "8388608", NULL, true,
 	 "store-and-forward queue bound; oldest low-priority dropped"},
+	{"hub", "outbox_rate", K_DBL, F(hub, outbox_rate), 1, 100000, "500",
+	 NULL, true, "events per second flushed to the hub after a reconnect"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -80,6 +80,7 @@ struct config_hub {
 	int64_t backoff_min_s;
 	int64_t backoff_max_s;
 	int64_t outbox_max_bytes;
+	double outbox_rate; /* events/s flushed to the hub */
 };
 
 struct config {

@@ -8,6 +8,7 @@
 
 #include "agent.h"
 #include "ctl_handlers.h"
+#include "uplink.h"
 
 CTL_HANDLER(ctl_status)
 {
@@ -22,7 +23,12 @@ CTL_HANDLER(ctl_status)
 	s->uptime_ms = uv_now(a->loop) - a->start_ms;
 	s->data_dir = a->data_dir;
 	s->config_file = a->config_path;
-	s->hub_state = a->cfg.hub.url[0] ? (char *)"offline" : (char *)"disabled";
+	char *hub = ctl_call_alloc(call, 256);
+	if (hub == NULL) {
+		return -ENOMEM;
+	}
+	uplink_state_text(a, hub, 256);
+	s->hub_state = hub;
 	s->version = (char *)FARNODE_VERSION;
 	s->node_name = a->cfg.node.name;
 	s->pid = (uint32_t)getpid();

@@ -21,6 +21,7 @@ static const struct {
 	{FARNODE__V1__REQUEST__REQ_LOGS, ctl_logs},
 	{FARNODE__V1__REQUEST__REQ_APPLY, ctl_apply},
 	{FARNODE__V1__REQUEST__REQ_KEYS, ctl_keys},
+	{FARNODE__V1__REQUEST__REQ_HUB_STATUS, ctl_hub_status},
 };
 
 ctl_handler_fn ctl__handler_for(Farnode__V1__Request__ReqCase c)

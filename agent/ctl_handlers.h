@@ -31,4 +31,7 @@ CTL_HANDLER(ctl_apply);
 CTL_HANDLER(ctl_qtable);
 CTL_HANDLER(ctl_decisions);
 
+/* ctl_uplink.c */
+CTL_HANDLER(ctl_hub_status);
+
 #endif

@@ -30,6 +30,7 @@ static const struct command commands[] = {
 	{"rm", cmd_rm, "remove a stopped workload"},
 	{"logs", cmd_logs, "print a workload's output"},
 	{"apply", cmd_apply, "create workloads from a CodecoApp manifest"},
+	{"hub", cmd_hub, "sign and publish policy/desired state, watch nodes"},
 	/* commands: more */
 };
 
