@@ -592,8 +592,8 @@ static void test_connect_refused_and_reconnect(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
-static void one_bad_server(enum server_mode mode, int want_status,
-			   const char *want_error)
+static void one_bad_server(enum server_mode mode, uint32_t timeout_ms,
+			   int want_status, const char *want_error)
 {
 	uv_loop_t loop;
 	struct probe p;
@@ -602,11 +602,11 @@ static void one_bad_server(enum server_mode mode, int want_status,
 	uv_loop_init(&loop);
 	probe_init(&p, &loop);
 	server_start(&sv, &loop, mode);
-	offline_client(&loop, &p, 300);
+	offline_client(&loop, &p, timeout_ms);
 	log_reset();
 	assert_int_equal(tls_connect(p.tls, "127.0.0.1", sv.port, on_connect),
 			 0);
-	assert_true(run_until(&loop, &p.connect_done, 5000));
+	assert_true(run_until(&loop, &p.connect_done, 10000));
 	assert_int_equal(p.connect_status, want_status);
 	if (!strstr(tls_last_error(p.tls), want_error)) {
 		fail_msg("last error '%s' lacks '%s'", tls_last_error(p.tls),
@@ -622,19 +622,20 @@ static void one_bad_server(enum server_mode mode, int want_status,
 static void test_handshake_timeout(void **state)
 {
 	(void)state;
-	one_bad_server(SERVER_SILENT, -ETIMEDOUT, "no TLS session within");
+	one_bad_server(SERVER_SILENT, 300, -ETIMEDOUT, "no TLS session within");
 }
 
 static void test_server_closes(void **state)
 {
 	(void)state;
-	one_bad_server(SERVER_CLOSE, -ECONNRESET, "closed the connection");
+	one_bad_server(SERVER_CLOSE, 8000, -ECONNRESET,
+		       "closed the connection");
 }
 
 static void test_server_garbage(void **state)
 {
 	(void)state;
-	one_bad_server(SERVER_GARBAGE, -EPROTO, "handshake failed");
+	one_bad_server(SERVER_GARBAGE, 8000, -EPROTO, "handshake failed");
 }
 
 static void test_free_and_close_paths(void **state)
@@ -693,7 +694,7 @@ static void broker_client(struct probe *p, uv_loop_t *loop, const char *ca,
 	cfg.cert_file = pcert;
 	cfg.key_file = pkey;
 	cfg.server_name = server_name;
-	cfg.handshake_timeout_ms = 5000;
+	cfg.handshake_timeout_ms = 20000;
 	assert_int_equal(
 	    tls_client_new(loop, &cfg, on_read, on_disconnect, p, &p->tls),
 	    want_rc);
@@ -704,7 +705,7 @@ static int tls_connect_port_wait(struct probe *p, const char *host,
 {
 	p->connect_done = false;
 	assert_int_equal(tls_connect(p->tls, host, port, on_connect), 0);
-	assert_true(run_until(p->loop, &p->connect_done, 8000));
+	assert_true(run_until(p->loop, &p->connect_done, 25000));
 	return p->connect_status;
 }
 
