@@ -6,6 +6,10 @@
  * then RAPL, then the configured model). Sensor paths are discovered at
  * creation and again every METRICS_REDISCOVER_TICKS ticks.
  */
+/* 64-bit d_off/d_ino for readdir on 32-bit targets (else EOVERFLOW on
+   filesystems with large directory offsets, e.g. under qemu-user) */
+#define _FILE_OFFSET_BITS 64
+
 #include "metrics.h"
 
 #include <dirent.h>
