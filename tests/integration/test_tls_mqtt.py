@@ -232,7 +232,7 @@ def main():
                 seen += 1
             elif line.strip():
                 print(f"# {line}")
-        tap(rc == 0 and seen == 10, f"test program passed all 10 broker "
+        tap(rc == 0 and seen == 11, f"test program passed all 11 broker "
             f"cases (exit {rc}, {seen} reported)")
 
         log = broker_log(d)

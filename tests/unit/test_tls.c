@@ -5,7 +5,8 @@
  * small TCP servers on the same loop (refused, silent, closing, garbage).
  * With FARNODE_TLS_TEST_DIR and FARNODE_TLS_TEST_PORT (set by
  * tests/integration/test_tls_mqtt.py, which starts a real Mosquitto) they run
- * MQTT over TLS against that broker: round trip, wrong CA, expired and not
+ * MQTT over TLS against that broker: round trip, QoS 1 redelivery after a
+ * lost connection, wrong CA, expired and not
  * yet valid server certificates (FARNODE_TLS_TEST_PORT_EXPIRED/_FUTURE),
  * expired and foreign client certificates, name mismatch, reload.
  */
@@ -715,7 +716,8 @@ static int tls_connect_wait(struct probe *p, const char *host)
 }
 
 /* MQTT CONNECT over the TLS session; returns the CONNACK code. */
-static int mqtt_connect_wait(struct probe *p, const char *client_id)
+static int mqtt_connect_session_wait(struct probe *p, const char *client_id,
+				     bool clean_session)
 {
 	struct mqtt_session_config scfg = {
 	    .keepalive_s = 30, .inflight_max = 8, .max_packet_size = 65536};
@@ -728,12 +730,17 @@ static int mqtt_connect_wait(struct probe *p, const char *client_id)
 	memset(&c, 0, sizeof(c));
 	c.client_id.s = client_id;
 	c.client_id.len = (uint16_t)strlen(client_id);
-	c.clean_session = true;
+	c.clean_session = clean_session;
 	p->connack = false;
 	assert_int_equal(mqtt_session_connect(p->mqtt, &c, uv_now(p->loop)), 0);
 	assert_true(run_until(p->loop, &p->connack, 5000));
 	assert_int_equal(p->mqtt_err, 0);
 	return p->connack_code;
+}
+
+static int mqtt_connect_wait(struct probe *p, const char *client_id)
+{
+	return mqtt_connect_session_wait(p, client_id, true);
 }
 
 static void close_wait(struct probe *p)
@@ -794,6 +801,67 @@ static void test_broker_round_trip(void **state)
 	close_wait(&p);
 	assert_false(tls_is_connected(p.tls));
 	assert_int_equal(p.disconnects, 0);
+	probe_free(&p);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/*
+ * QoS 1 across a lost connection: publish, drop the connection before the
+ * PUBACK can arrive, reconnect with the same persistent session. The
+ * session re-sends the message with DUP after CONNACK, the broker
+ * acknowledges it, and the subscription (kept by the broker) delivers it.
+ */
+static void test_broker_redelivery_after_reconnect(void **state)
+{
+	struct mqtt_sub_topic sub;
+	struct mqtt_publish pub;
+	char topic[64], want[64], id[32];
+	uv_loop_t loop;
+	struct probe p;
+
+	(void)state;
+	uv_loop_init(&loop);
+	broker_client(&p, &loop, "ca.pem", "client.pem", "client.key", NULL, 0);
+	snprintf(id, sizeof(id), "probe-redeliver-%d", (int)getpid());
+	assert_int_equal(tls_connect_wait(&p, "localhost"), 0);
+	assert_int_equal(mqtt_connect_session_wait(&p, id, false), 0);
+	snprintf(topic, sizeof(topic), "farnode/test/%d/redeliver",
+		 (int)getpid());
+	sub.filter.s = topic;
+	sub.filter.len = (uint16_t)strlen(topic);
+	sub.qos = 1;
+	assert_int_equal(
+	    mqtt_session_subscribe(p.mqtt, &sub, 1, uv_now(&loop), NULL), 0);
+	assert_true(run_until(&loop, &p.suback, 5000));
+
+	snprintf(want, sizeof(want), "event that must arrive %d",
+		 (int)getpid());
+	memset(&pub, 0, sizeof(pub));
+	pub.topic = sub.filter;
+	pub.payload = (const uint8_t *)want;
+	pub.payload_len = strlen(want);
+	pub.qos = 1;
+	assert_int_equal(
+	    mqtt_session_publish(p.mqtt, &pub, uv_now(&loop), NULL), 0);
+	/* the link drops before anything is read back */
+	close_wait(&p);
+	mqtt_session_lost(p.mqtt);
+	assert_int_equal(mqtt_session_inflight(p.mqtt), 1);
+	assert_false(p.puback);
+
+	p.got_msg = false;
+	assert_int_equal(tls_connect_wait(&p, "localhost"), 0);
+	assert_int_equal(mqtt_connect_session_wait(&p, id, false), 0);
+	assert_int_equal(mqtt_session_stats(p.mqtt)->retransmits, 1);
+	assert_true(run_until(&loop, &p.puback, 5000));
+	assert_int_equal(mqtt_session_inflight(p.mqtt), 0);
+	assert_true(run_until(&loop, &p.got_msg, 5000));
+	assert_string_equal(p.msg_topic, topic);
+	assert_int_equal(p.msg_len, strlen(want));
+	assert_memory_equal(p.msg, want, p.msg_len);
+	assert_int_equal(p.mqtt_err, 0);
+	assert_int_equal(mqtt_session_disconnect(p.mqtt, uv_now(&loop)), 0);
+	close_wait(&p);
 	probe_free(&p);
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -1014,6 +1082,7 @@ int main(void)
 	};
 	const struct CMUnitTest broker[] = {
 	    cmocka_unit_test(test_broker_round_trip),
+	    cmocka_unit_test(test_broker_redelivery_after_reconnect),
 	    cmocka_unit_test(test_broker_wrong_ca),
 	    cmocka_unit_test(test_broker_expired_server_cert),
 	    cmocka_unit_test(test_broker_future_server_cert),
