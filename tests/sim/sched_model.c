@@ -667,7 +667,7 @@ int smod_run(struct smod *m, const struct smod_policy *p, double warmup_ms,
 void smod_result_print(FILE *f, const struct smod_result *r)
 {
 	fprintf(f,
-		"%-16s met %6.2f%%  (gold %5.1f%% silver %5.1f%% be %5.1f%%)"
+		"%-18s met %6.2f%%  (gold %5.1f%% silver %5.1f%% be %5.1f%%)"
 		"  mean %7.1f ms  p99 %7.1f ms  energy %6.3f J/job"
 		"  failed %5.2f%%  rejected %5.2f%%  offloaded %5.1f%%\n",
 		r->name, 100.0 * r->met_ratio, 100.0 * r->met_gold,

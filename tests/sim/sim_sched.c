@@ -103,7 +103,17 @@ static int apply_prior(struct smod_qpolicy *q, uint32_t n, uint8_t **img_a,
 	return 0;
 }
 
-enum { R_RANDOM, R_RR, R_LL, R_P2C, R_QCOLD, R_QPRIOR, R_ORACLE, R_N };
+enum {
+	R_RANDOM,
+	R_RR,
+	R_LL,
+	R_P2C,
+	R_QCOLD,
+	R_QPRIOR,
+	R_QFIXED, /* ablation: neighbours in RTT order, no learned rank */
+	R_ORACLE,
+	R_N
+};
 
 struct study {
 	struct smod_result res[R_N];
@@ -167,6 +177,19 @@ static int run_study(const struct smod_cfg *cfg, double warmup_ms,
 		out->q_finite = tables_finite(q, cfg->n_nodes,
 					      &out->q_rejected_rewards);
 	}
+	smod_qpolicy_free(q);
+	if (rc < 0) {
+		goto out;
+	}
+
+	/* Ablation: the same core with the caller's (RTT) neighbour order. */
+	struct sched_params fixed = qp;
+	fixed.rank_learned = false;
+	q = smod_qpolicy_new(cfg, &fixed, cfg->seed + 21, &p);
+	if (q) {
+		p.name = "farnode-q-rttrank";
+	}
+	rc = q ? smod_run(m, &p, warmup_ms, &out->res[R_QFIXED]) : -ENOMEM;
 	smod_qpolicy_free(q);
 	if (rc < 0) {
 		goto out;
