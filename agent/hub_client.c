@@ -9,6 +9,7 @@
 #include "hub.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,7 @@ static int run(struct hub_run *r, const struct hub_conn_opts *o,
 		snprintf(cid, sizeof(cid), "farnode-hub-%02x%02x%02x%02x%02x%02x",
 			 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
 	}
+	signal(SIGPIPE, SIG_IGN); /* a broker closing on us is an error */
 	cc.host = host;
 	cc.port = port;
 	cc.tls.ca_file = o->ca;

@@ -30,6 +30,8 @@ struct reconcile {
 	struct policy policy;
 	bool has_desired;
 	struct desired_state desired;
+	uint8_t *raw[3]; /* bytes of the bundle in force, by kind */
+	size_t raw_len[3];
 	struct reconcile_stats stats;
 };
 
@@ -104,6 +106,9 @@ void reconcile_free(struct reconcile *r)
 	}
 	policy_fini(&r->policy);
 	desired_state_fini(&r->desired);
+	for (int i = 0; i < 3; i++) {
+		free(r->raw[i]);
+	}
 	free(r);
 }
 
@@ -449,6 +454,13 @@ static enum reconcile_reason process(struct reconcile *r,
 	if (version > r->floor[kind]) {
 		r->floor[kind] = version;
 	}
+	uint8_t *raw = malloc(len ? len : 1);
+	if (raw != NULL) {
+		memcpy(raw, p, len);
+	}
+	free(r->raw[kind]);
+	r->raw[kind] = raw;
+	r->raw_len[kind] = raw ? len : 0;
 	if (kind == BUNDLE_POLICY) {
 		policy_fini(&r->policy);
 		r->policy = pol;
@@ -497,6 +509,14 @@ enum reconcile_reason reconcile_input(struct reconcile *r,
 		snprintf(why, why_len, "unknown bundle kind %d", (int)kind);
 		r->stats.rejected[RECON_WRONG_KIND]++;
 		return RECON_WRONG_KIND;
+	}
+	if (r->raw[kind] != NULL && r->raw_len[kind] == len &&
+	    memcmp(r->raw[kind], p, len) == 0) {
+		snprintf(why, why_len, "already in force");
+		log_debug("%s version %" PRIu64 " delivered again: unchanged",
+			  kind_name(kind), reconcile_version(r, kind));
+		r->stats.unchanged++;
+		return RECON_OK;
 	}
 	return process(r, kind, p, len, now_ms, "hub", r->floor[kind], true,
 		       why, why_len);

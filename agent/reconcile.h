@@ -82,6 +82,7 @@ struct reconcile_config {
 struct reconcile_stats {
 	uint64_t accepted[3];		  /* by enum bundle_kind */
 	uint64_t rejected[RECON__COUNT];  /* by reason */
+	uint64_t unchanged;		  /* the bundle in force, again */
 	uint64_t workload_puts;
 	uint64_t workload_deletes;
 	uint64_t workload_errors;	  /* put/delete that failed */
@@ -111,6 +112,8 @@ int reconcile_load(struct reconcile *r, const char *seed_file,
  * A bundle arrived (from the topic of kind). Verify, check, apply, store.
  * Returns RECON_OK (0) when it is now in force, else the reason (> 0);
  * why (may be NULL) gets a one-line explanation. now_ms is wall clock.
+ * The very bundle already in force (a retained message delivered again
+ * after a reconnect) is RECON_OK without any effect or report.
  */
 enum reconcile_reason reconcile_input(struct reconcile *r,
 				      enum bundle_kind kind,

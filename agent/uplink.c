@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "runtime.h"
 #include "runtime_svc.h"
 #include "sched.h"
+#include "sched_svc.h"
 #include "uplink_conn.h"
 #include "uplink_events.h"
 #include "wire.h"
@@ -321,13 +323,55 @@ static int apply_policy(void *ud, const struct policy *p, char *why,
 {
 	struct uplink *u = ud;
 	struct sched_params sp;
+	struct sched *core = u->a->sched ? sched_svc_core(u->a->sched) : NULL;
+	int rc;
 	if (u->policy_fn != NULL) {
 		return u->policy_fn(u->policy_ud, p, why, why_len);
 	}
-	/* no scheduler service yet: at least refuse what it would refuse */
-	sched_params_default(&sp);
+	if (core == NULL) {
+		/* no scheduler: at least refuse what it would refuse */
+		sched_params_default(&sp);
+		policy_apply(p, &sp);
+		return sched_params_validate(&sp, why, why_len);
+	}
+	sp = *sched_params(core);
 	policy_apply(p, &sp);
-	return sched_params_validate(&sp, why, why_len);
+	rc = sched_params_validate(&sp, why, why_len);
+	if (rc != 0) {
+		return rc;
+	}
+	if (p->has_prior && p->prior_fingerprint != sched_fingerprint(core)) {
+		snprintf(why, why_len,
+			 "Q prior is for another table shape (fingerprint "
+			 "%08x, ours %08x)",
+			 p->prior_fingerprint, sched_fingerprint(core));
+		return -EINVAL;
+	}
+	for (size_t i = 0; p->has_prior && i < p->n_prior; i++) {
+		if (p->prior[i].state >= sched_n_states(core) ||
+		    p->prior[i].action >= sched_n_actions(core)) {
+			snprintf(why, why_len, "Q prior cell %zu out of range",
+				 i);
+			return -EINVAL;
+		}
+	}
+	rc = sched_set_params(core, &sp);
+	if (rc == -EBUSY) {
+		snprintf(why, why_len, "changes the table shape "
+				       "(neighbours_k): needs a restart");
+		return rc;
+	}
+	if (rc != 0) {
+		snprintf(why, why_len, "refused by the scheduler (%s)",
+			 strerror(-rc));
+		return rc;
+	}
+	if (p->has_prior && p->n_prior > 0) {
+		sched_import_apply(core, p->prior, p->n_prior);
+		log_info("policy %" PRIu64 ": Q prior of %zu cells applied",
+			 p->version, p->n_prior);
+	}
+	return 0;
 }
 
 static int spec_text(const struct workload_spec *s, char *out, size_t len)
@@ -745,6 +789,15 @@ static void try_connect(struct uplink *u)
 
 /* ---- service ---------------------------------------------------------- */
 
+/* Token bucket depth: one second of the rate, within the window. */
+static uint32_t burst_for(double rate)
+{
+	if (rate >= INFLIGHT_MAX) {
+		return INFLIGHT_MAX;
+	}
+	return rate >= 1 ? (uint32_t)rate : 1;
+}
+
 static void load_pins(struct uplink *u)
 {
 	const char *path = u->a->cfg.hub.hub_pubkey;
@@ -788,6 +841,8 @@ int uplink_start(struct agent *a)
 	}
 	u->a = a;
 	u->loop = a->loop;
+	/* a broker that drops us mid-write must not kill the agent */
+	signal(SIGPIPE, SIG_IGN);
 	crypto_pins_init(&u->pins);
 	rng_seed(&u->rng, rng_os_seed());
 	uv_timer_init(a->loop, &u->timer);
@@ -806,7 +861,7 @@ int uplink_start(struct agent *a)
 	struct outbox_config oc = {
 		.max_bytes = (uint64_t)h->outbox_max_bytes,
 		.rate_per_s = h->outbox_rate,
-		.burst = INFLIGHT_MAX,
+		.burst = burst_for(h->outbox_rate),
 		.encode_dropped = uplink_encode_dropped,
 	};
 	rc = outbox_open(a->store, &oc, &u->ob);
@@ -896,7 +951,7 @@ void uplink_reload(struct agent *a)
 		return;
 	}
 	outbox_set_max_bytes(u->ob, (uint64_t)h->outbox_max_bytes);
-	outbox_set_rate(u->ob, h->outbox_rate, INFLIGHT_MAX);
+	outbox_set_rate(u->ob, h->outbox_rate, burst_for(h->outbox_rate));
 	load_pins(u);
 	if (u->conn != NULL) {
 		int rc = uplink_conn_reload_tls(u->conn);

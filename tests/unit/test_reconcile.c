@@ -279,10 +279,21 @@ static void test_accept_and_store(void **state)
 	assert_int_equal(s.policies, 1);
 	assert_int_equal(s.policy_version, 3);
 	assert_string_equal(s.last_source, "store");
-	/* and the same bundle replayed is stale now */
+	/* the same bundle again (retained redelivery) changes nothing */
+	struct reconcile_stats rs;
+	assert_int_equal(reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS, NULL,
+					 0),
+			 RECON_OK);
+	assert_int_equal(s.policies, 1);
+	reconcile_stats(r, &rs);
+	assert_int_equal(rs.unchanged, 1);
+	/* another bundle with the same version is stale */
+	n = make_policy(signer1, 3, "plant-a", NOW_MS + 99999, b, sizeof(b));
 	assert_int_equal(reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS, NULL,
 					 0),
 			 RECON_STALE);
+	reconcile_stats(r, &rs);
+	assert_int_equal(rs.rejected[RECON_STALE], 1);
 	reconcile_free(r);
 	store_close(st);
 }
@@ -341,7 +352,7 @@ static void test_rejections(void **state)
 	/* replayed older and equal versions */
 	n = make_policy(signer1, 9, "plant-a", 0, b, sizeof(b));
 	expect_reject(r, &s, BUNDLE_POLICY, b, n, NOW_MS, RECON_STALE);
-	n = make_policy(signer1, 10, "plant-a", 0, b, sizeof(b));
+	n = make_policy(signer1, 10, "plant-a", NOW_MS + 5000, b, sizeof(b));
 	expect_reject(r, &s, BUNDLE_POLICY, b, n, NOW_MS, RECON_STALE);
 	/* expired */
 	n = make_policy(signer1, 14, "plant-a", NOW_MS - 1, b, sizeof(b));

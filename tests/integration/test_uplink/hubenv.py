@@ -253,8 +253,10 @@ backoff_max_s = 4
         return True
 
     def cli(self, *args, timeout=20):
-        return run([FARNODE, *args, "--data-dir", self.dir], check=False,
-                   timeout=timeout)
+        """farnode CMD [SUB] --data-dir DIR REST (before any "--")."""
+        n = 2 if args[0] == "hub" else 1
+        return run([FARNODE, *args[:n], "--data-dir", self.dir, *args[n:]],
+                   check=False, timeout=timeout)
 
     def status(self):
         p = self.cli("status", "--json")
