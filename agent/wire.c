@@ -386,7 +386,8 @@ int wire_envelope_decode(const uint8_t *p, size_t len,
 			break; /* unknown field: skipped */
 		}
 	}
-	if (rc < 0 || sender_len != NODE_ID_LEN) {
+	if (rc < 0 || sender_len != NODE_ID_LEN ||
+	    node_id_is_zero((const struct node_id *)sender)) {
 		return -EBADMSG;
 	}
 	if (version != WIRE_VERSION) {

@@ -99,8 +99,8 @@ int wire_envelope_encode(const struct wire_envelope *h, const uint8_t *body,
  * Parse an envelope from p[0..len) without allocating. On success fills
  * *h and points *body into p (borrowed from the caller's buffer; valid as
  * long as p is). Unknown fields are skipped (forward compatibility).
- * Returns 0, -EMSGSIZE (len > WIRE_ENVELOPE_MAX), -EBADMSG (malformed, or
- * sender not 16 bytes), -EPROTONOSUPPORT (version != WIRE_VERSION) or
+ * Returns 0, -EMSGSIZE (len > WIRE_ENVELOPE_MAX), -EBADMSG (malformed,
+ * sender not 16 bytes or all zero), -EPROTONOSUPPORT (version != WIRE_VERSION) or
  * -ENOMSG (unknown message type). Malformed wins over version, version
  * over type.
  */

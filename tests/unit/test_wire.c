@@ -93,7 +93,7 @@ static size_t pb_envelope(uint32_t version, uint32_t type, size_t sender_len,
 			  size_t body_len)
 {
 	Farnode__V1__Envelope e = FARNODE__V1__ENVELOPE__INIT;
-	static uint8_t sender[32], body[2000];
+	static uint8_t sender[32] = {1, 2, 3}, body[2000];
 
 	e.version = version;
 	e.type = (Farnode__V1__MessageType)type;
@@ -130,6 +130,17 @@ static void test_envelope_rejections(void **state)
 	assert_int_equal(wire_envelope_decode(buf, n, &d, &b, &bl), -EBADMSG);
 	n = pb_envelope(1, 1, 0, 3);
 	assert_int_equal(wire_envelope_decode(buf, n, &d, &b, &bl), -EBADMSG);
+	/* the all-zero node id is nobody */
+	{
+		struct wire_envelope z = {.version = WIRE_VERSION,
+					  .type = WIRE_ACK};
+
+		assert_int_equal(wire_envelope_encode(&z, NULL, 0, buf,
+						      sizeof(buf), &n),
+				 0);
+		assert_int_equal(wire_envelope_decode(buf, n, &d, &b, &bl),
+				 -EBADMSG);
+	}
 	/* malformed beats version: a bad sender with version 2 */
 	n = pb_envelope(2, 1, 3, 3);
 	assert_int_equal(wire_envelope_decode(buf, n, &d, &b, &bl), -EBADMSG);
