@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <mbedtls/platform_util.h>
@@ -233,10 +234,35 @@ out:
 	return rc;
 }
 
+/*
+ * The keyring table holds raw keys: keep the database and its WAL/SHM
+ * files private to the agent's user whatever the umask was (SQLite gives
+ * new WAL/SHM files the database file's mode).
+ */
+static void protect_db(const struct agent *a)
+{
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	char path[sizeof(a->db_path) + 8];
+
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s%s", a->db_path, sfx[i]);
+		if (stat(path, &st) == 0 && (st.st_mode & 077) != 0 &&
+		    chmod(path, st.st_mode & 0700) != 0) {
+			log_warn("cannot make %s private: %s (it holds the "
+				 "gossip keys)",
+				 path, strerror(errno));
+		}
+	}
+}
+
 int crypto_keys_start(struct agent *a)
 {
 	char why[160];
 	int n;
+
+	protect_db(a);
 
 	a->keyring = crypto_keyring_new(0);
 	if (a->keyring == NULL) {

@@ -59,6 +59,8 @@ check "keys use switches the primary" quiet "$FARNODE" keys use "$id2" --data-di
 check "primary is the new key" test "$(primary_id)" = "$id2"
 check "keys remove drops the old key" quiet "$FARNODE" keys remove "$id1" --data-dir "$WORK/k"
 check "one key left" test "$(n_keys)" = 1
+check "the database holding the keys is private (0600)" \
+	test "$(stat -c %a "$WORK/k/farnode.db")" = 600
 check "key material never printed by list" bash -c "! '$FARNODE' keys list --data-dir '$WORK/k' | grep -qF -- '$k2'"
 
 kill -TERM "$PID"
