@@ -21,14 +21,23 @@
  *
  * What the table can learn that load cannot show. Demand per core says how
  * busy a node is, not how fast it is, how far it is, or how often it
- * fails. The caller ranks neighbours by a stable key (RTT in the agent),
- * so "offload to rank r" keeps naming the same node and its Q-values come
- * to hold that node's hidden speed, distance and reliability as seen
- * through outcomes. This is the edge over load-only greedy placement.
+ * fails. So before discretising, the core orders the neighbours by a
+ * small learned value V(neighbour, qos class, that neighbour's load
+ * bucket): the running average of the rewards its offloads earned at that
+ * load (optimistic until tried, so every neighbour gets a chance). Rank 1
+ * is then "the neighbour that has served this kind of work best at the
+ * load it has now", and the table decides whether to run here, send to
+ * rank r, defer or reject. Speed, distance and reliability reach the
+ * decision through outcomes — the edge over load-only greedy placement.
+ * With rank_learned off, the caller's order (RTT in the agent) is used
+ * and the table learns per rank instead; the study in tests/sim compares
+ * both. The neighbour values are soft state: not persisted, relearned
+ * within a few outcomes per neighbour after a restart.
  *
  * Actions and masks. Action 0 runs locally, 1..K offload to a rank, K+1
  * defers, K+2 rejects. Masks come first and are absolute: the hub policy
- * may forbid any kind per qos class; Gold is never deferred; data-locality
+ * may forbid any kind per qos class; Gold is never deferred, nor is work
+ * whose deadline a deferral (defer_ms) would use up; data-locality
  * labels allow only nodes carrying every label; an energy limit forbids
  * nodes drawing more than the limit or at/above the hot temperature; a
  * memory request larger than a node's free memory or a bandwidth floor
@@ -44,7 +53,9 @@
  * from it. The update is Q(s,a) += α(r + γ max Q(s',·) − Q(s,a)); s' is
  * the state when the outcome is observed. Rewards come from outcomes
  * (met/missed/failed/rejected/deferred) shaped by the performance profile
- * (latency, energy, failure weights) and scaled by qos class; non-finite
+ * (latency, energy, failure weights) and scaled by qos class; a deferral
+ * that ran past the deadline is charged as a miss, or a cheap-looking
+ * "defer" would soak up work it cannot serve; non-finite
  * rewards and updates are refused and counted, never stored. Every update
  * bumps a visit count (used for federated merge weights and top-N
  * exports) and marks the cell dirty for the write-behind store.
