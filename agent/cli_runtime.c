@@ -40,8 +40,7 @@ static int call(const struct cli_common *c, Farnode__V1__Request *req,
 }
 
 /* Fetch one workload's info (NULL if gone or on error). */
-static Farnode__V1__Reply *get_one(const struct cli_common *c,
-				   const char *id)
+static Farnode__V1__Reply *get_one(const struct cli_common *c, const char *id)
 {
 	Farnode__V1__Request req = FARNODE__V1__REQUEST__INIT;
 	Farnode__V1__PsRequest pr = FARNODE__V1__PS_REQUEST__INIT;
@@ -80,7 +79,8 @@ static void make_id(const char *base, char *out, size_t len)
 	}
 	for (; *b != '\0' && n < sizeof(clean) - 1; b++) {
 		char ch = *b;
-		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		bool ok = (ch >= 'a' && ch <= 'z') ||
+			  (ch >= 'A' && ch <= 'Z') ||
 			  (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
 		clean[n++] = ok ? ch : '-';
 	}
@@ -90,28 +90,29 @@ static void make_id(const char *base, char *out, size_t len)
 }
 
 static const char run_usage[] =
-	"Usage: farnode run [--name N] [--cpu 250m] [--mem 64Mi] "
-	"[--deadline 200ms]\n"
-	"                   [--qos gold|silver|besteffort] "
-	"[--profile latency|greenness|resilience]\n"
-	"                   [--restart never|on-failure|always] [--env K=V]... "
-	"[--cwd DIR]\n"
-	"                   [--oci BUNDLE] -- CMD ARGS...\n\n"
-	"Create a workload on this node. It starts when admission allows "
-	"(cpu and\n"
-	"memory capacity), else stays pending. Without --name the id is the "
-	"command's\n"
-	"name plus a random suffix. The workload survives agent restarts.\n\n"
-	"  --name N        id and name (letters, digits, '-', '_', '.')\n"
-	"  --cpu Q         cpu request and cgroup limit: 250m, 0.5, 2\n"
-	"  --mem Q         memory limit: 64Mi, 1Gi, 500M\n"
-	"  --deadline D    maxDelay: 200ms, 2s\n"
-	"  --qos C         gold | silver | besteffort (default besteffort)\n"
-	"  --profile P     latency | greenness | resilience\n"
-	"  --restart R     never | on-failure | always (default never)\n"
-	"  --env K=V       environment variable (repeatable, max 16)\n"
-	"  --cwd DIR       working directory\n"
-	"  --oci BUNDLE    run an OCI bundle through crun instead of CMD\n" CLI_COMMON_HELP;
+    "Usage: farnode run [--name N] [--cpu 250m] [--mem 64Mi] "
+    "[--deadline 200ms]\n"
+    "                   [--qos gold|silver|besteffort] "
+    "[--profile latency|greenness|resilience]\n"
+    "                   [--restart never|on-failure|always] [--env K=V]... "
+    "[--cwd DIR]\n"
+    "                   [--oci BUNDLE] -- CMD ARGS...\n\n"
+    "Create a workload on this node. It starts when admission allows "
+    "(cpu and\n"
+    "memory capacity), else stays pending. Without --name the id is the "
+    "command's\n"
+    "name plus a random suffix. The workload survives agent restarts.\n\n"
+    "  --name N        id and name (letters, digits, '-', '_', '.')\n"
+    "  --cpu Q         cpu request and cgroup limit: 250m, 0.5, 2\n"
+    "  --mem Q         memory limit: 64Mi, 1Gi, 500M\n"
+    "  --deadline D    maxDelay: 200ms, 2s\n"
+    "  --qos C         gold | silver | besteffort (default besteffort)\n"
+    "  --profile P     latency | greenness | resilience\n"
+    "  --restart R     never | on-failure | always (default never)\n"
+    "  --env K=V       environment variable (repeatable, max 16)\n"
+    "  --cwd DIR       working directory\n"
+    "  --oci BUNDLE    run an OCI bundle through crun instead of "
+    "CMD\n" CLI_COMMON_HELP;
 
 enum {
 	OPT_NAME = CLI_OPT_FIRST_FREE + 10,
@@ -151,18 +152,18 @@ static void print_ack(const char *cmd, const Farnode__V1__WorkloadAck *k)
 int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		CLI_COMMON_LONGOPTS,
-		{"name", required_argument, NULL, OPT_NAME},
-		{"cpu", required_argument, NULL, OPT_CPU},
-		{"mem", required_argument, NULL, OPT_MEM},
-		{"deadline", required_argument, NULL, OPT_DEADLINE},
-		{"qos", required_argument, NULL, OPT_QOS},
-		{"profile", required_argument, NULL, OPT_PROFILE},
-		{"restart", required_argument, NULL, OPT_RESTART},
-		{"env", required_argument, NULL, OPT_ENV},
-		{"cwd", required_argument, NULL, OPT_CWD},
-		{"oci", required_argument, NULL, OPT_OCI},
-		{0, 0, 0, 0},
+	    CLI_COMMON_LONGOPTS,
+	    {"name", required_argument, NULL, OPT_NAME},
+	    {"cpu", required_argument, NULL, OPT_CPU},
+	    {"mem", required_argument, NULL, OPT_MEM},
+	    {"deadline", required_argument, NULL, OPT_DEADLINE},
+	    {"qos", required_argument, NULL, OPT_QOS},
+	    {"profile", required_argument, NULL, OPT_PROFILE},
+	    {"restart", required_argument, NULL, OPT_RESTART},
+	    {"env", required_argument, NULL, OPT_ENV},
+	    {"cwd", required_argument, NULL, OPT_CWD},
+	    {"oci", required_argument, NULL, OPT_OCI},
+	    {0, 0, 0, 0},
 	};
 	struct cli_common c = {0};
 	struct workload_spec s;
@@ -184,68 +185,66 @@ int cmd_run(int argc, char **argv)
 		case OPT_CPU:
 			if (manifest_parse_cpu(optarg, &s.cpu_milli) != 0) {
 				return cli_usage_error(
-					"run",
-					"--cpu '%s': expected e.g. 250m, 0.5, "
-					"2 (at most 1000)",
-					optarg);
+				    "run",
+				    "--cpu '%s': expected e.g. 250m, 0.5, "
+				    "2 (at most 1000)",
+				    optarg);
 			}
 			break;
 		case OPT_MEM:
 			if (manifest_parse_bytes(optarg, &s.mem_bytes) != 0) {
 				return cli_usage_error(
-					"run",
-					"--mem '%s': expected e.g. 64Mi, 1Gi",
-					optarg);
+				    "run",
+				    "--mem '%s': expected e.g. 64Mi, 1Gi",
+				    optarg);
 			}
 			break;
 		case OPT_DEADLINE:
 			if (manifest_parse_delay_ms(optarg, &s.max_delay_ms) !=
 			    0) {
 				return cli_usage_error(
-					"run",
-					"--deadline '%s': expected e.g. "
-					"200ms, 2s (at most 24 h)",
-					optarg);
+				    "run",
+				    "--deadline '%s': expected e.g. "
+				    "200ms, 2s (at most 24 h)",
+				    optarg);
 			}
 			break;
 		case OPT_QOS:
 			if (qos_class_parse(optarg, &s.qos) != 0) {
 				return cli_usage_error(
-					"run",
-					"--qos '%s' (allowed: gold, silver, "
-					"besteffort)",
-					optarg);
+				    "run",
+				    "--qos '%s' (allowed: gold, silver, "
+				    "besteffort)",
+				    optarg);
 			}
 			break;
 		case OPT_PROFILE:
 			if (perf_profile_parse(optarg, &s.profile) != 0) {
 				return cli_usage_error(
-					"run",
-					"--profile '%s' (allowed: latency, "
-					"greenness, resilience)",
-					optarg);
+				    "run",
+				    "--profile '%s' (allowed: latency, "
+				    "greenness, resilience)",
+				    optarg);
 			}
 			break;
 		case OPT_RESTART:
 			if (restart_policy_parse(optarg, &s.restart) != 0) {
 				return cli_usage_error(
-					"run",
-					"--restart '%s' (allowed: never, "
-					"on-failure, always)",
-					optarg);
+				    "run",
+				    "--restart '%s' (allowed: never, "
+				    "on-failure, always)",
+				    optarg);
 			}
 			break;
 		case OPT_ENV:
-			if (strchr(optarg, '=') == NULL ||
-			    optarg[0] == '=') {
+			if (strchr(optarg, '=') == NULL || optarg[0] == '=') {
 				return cli_usage_error(
-					"run", "--env '%s': expected K=V",
-					optarg);
+				    "run", "--env '%s': expected K=V", optarg);
 			}
 			if (s.envc >= WORKLOAD_ENV_MAX) {
-				return cli_usage_error(
-					"run", "at most %d --env",
-					WORKLOAD_ENV_MAX);
+				return cli_usage_error("run",
+						       "at most %d --env",
+						       WORKLOAD_ENV_MAX);
 			}
 			if ((rc = put_str(s.env[s.envc], WORKLOAD_ARG_MAX,
 					  optarg, "--env")) != 0) {
@@ -268,8 +267,7 @@ int cmd_run(int argc, char **argv)
 			break;
 		default:
 			if (opt == '?' || !cli_common_opt(&c, opt, optarg)) {
-				return cli_usage_error("run",
-						       "invalid option");
+				return cli_usage_error("run", "invalid option");
 			}
 		}
 	}
@@ -286,8 +284,8 @@ int cmd_run(int argc, char **argv)
 				       WORKLOAD_ARGV_MAX);
 	}
 	for (int i = 0; i < nargs; i++) {
-		if ((rc = put_str(s.argv[i], WORKLOAD_ARG_MAX,
-				  argv[optind + i], "an argument")) != 0) {
+		if ((rc = put_str(s.argv[i], WORKLOAD_ARG_MAX, argv[optind + i],
+				  "an argument")) != 0) {
 			return rc;
 		}
 	}
@@ -299,15 +297,15 @@ int cmd_run(int argc, char **argv)
 				strerror(errno));
 			return 1;
 		}
-		if ((rc = put_str(s.bundle, sizeof(s.bundle), abs,
-				  "--oci")) != 0) {
+		if ((rc = put_str(s.bundle, sizeof(s.bundle), abs, "--oci")) !=
+		    0) {
 			return rc;
 		}
 	}
 	if (name != NULL) {
 		if ((rc = put_str(s.id, sizeof(s.id), name, "--name")) != 0 ||
 		    (rc = put_str(s.name, sizeof(s.name), name, "--name")) !=
-			    0) {
+			0) {
 			return rc;
 		}
 	} else {
@@ -390,8 +388,7 @@ static void print_info_json(const Farnode__V1__WorkloadInfo *w)
 	printf(",\"restart\":");
 	cli_json_str(stdout, w->restart);
 	printf(",\"cpu_milli\":%u,\"mem_bytes\":%llu,\"max_delay_ms\":%u",
-	       w->cpu_milli, (unsigned long long)w->mem_bytes,
-	       w->max_delay_ms);
+	       w->cpu_milli, (unsigned long long)w->mem_bytes, w->max_delay_ms);
 	printf(",\"argv\":[");
 	for (size_t i = 0; i < w->n_argv; i++) {
 		if (i) {
@@ -465,11 +462,11 @@ int cmd_ps(int argc, char **argv)
 			char cpu[24], mem[32], age[32];
 			snprintf(cpu, sizeof(cpu), "%um", w->cpu_milli);
 			fmt_bytes(mem, sizeof(mem), w->mem_bytes);
-			cli_fmt_duration(age, sizeof(age),
-					 now > w->created_ms
-						 ? (unsigned long long)(now -
-									w->created_ms)
-						 : 0);
+			cli_fmt_duration(
+			    age, sizeof(age),
+			    now > w->created_ms
+				? (unsigned long long)(now - w->created_ms)
+				: 0);
 			printf("%-24s %-9s %7d %4u %6s %6s %6s  %s\n", w->id,
 			       w->phase, w->pid, w->restarts, cpu, mem, age,
 			       w->reason);
@@ -485,14 +482,13 @@ int cmd_ps(int argc, char **argv)
 
 /* ---- stop / rm ---- */
 
-static int id_command(int argc, char **argv, const char *cmd,
-		      const char *usage, struct cli_common *c, bool *no_wait,
-		      const char **id)
+static int id_command(int argc, char **argv, const char *cmd, const char *usage,
+		      struct cli_common *c, bool *no_wait, const char **id)
 {
 	static const struct option longopts[] = {
-		CLI_COMMON_LONGOPTS,
-		{"no-wait", no_argument, NULL, OPT_NO_WAIT},
-		{0, 0, 0, 0},
+	    CLI_COMMON_LONGOPTS,
+	    {"no-wait", no_argument, NULL, OPT_NO_WAIT},
+	    {0, 0, 0, 0},
 	};
 	int opt;
 	optind = 1;
@@ -641,9 +637,9 @@ static long long dump_from(const char *path, off_t *pos)
 int cmd_logs(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		CLI_COMMON_LONGOPTS,
-		{"follow", no_argument, NULL, 'f'},
-		{0, 0, 0, 0},
+	    CLI_COMMON_LONGOPTS,
+	    {"follow", no_argument, NULL, 'f'},
+	    {0, 0, 0, 0},
 	};
 	struct cli_common c = {0};
 	bool follow = false;
@@ -716,7 +712,7 @@ int cmd_logs(int argc, char **argv)
 			bool done = true;
 			if (one != NULL) {
 				const Farnode__V1__WorkloadInfo *w =
-					one->ps->workloads[0];
+				    one->ps->workloads[0];
 				/* still running, waiting to start, or
 				   between restarts: keep following */
 				done = !phase_active(w->phase) &&
@@ -738,9 +734,9 @@ int cmd_logs(int argc, char **argv)
 int cmd_apply(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		CLI_COMMON_LONGOPTS,
-		{"file", required_argument, NULL, 'f'},
-		{0, 0, 0, 0},
+	    CLI_COMMON_LONGOPTS,
+	    {"file", required_argument, NULL, 'f'},
+	    {0, 0, 0, 0},
 	};
 	struct cli_common c = {0};
 	const char *file = NULL;
@@ -781,7 +777,7 @@ int cmd_apply(int argc, char **argv)
 	}
 	char *buf = malloc(MANIFEST_MAX_BYTES + 1);
 	struct workload_spec *specs =
-		calloc(MANIFEST_MAX_SERVICES, sizeof(*specs));
+	    calloc(MANIFEST_MAX_SERVICES, sizeof(*specs));
 	if (buf == NULL || specs == NULL) {
 		if (f != stdin) {
 			fclose(f);
@@ -816,8 +812,8 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int l = runtime_spec_encode(&specs[i], texts + i * SPEC_TEXT_MAX,
-					    SPEC_TEXT_MAX);
+		int l = runtime_spec_encode(
+		    &specs[i], texts + i * SPEC_TEXT_MAX, SPEC_TEXT_MAX);
 		if (l < 0) {
 			fprintf(stderr, "farnode apply: %s: spec too large\n",
 				specs[i].id);

@@ -26,8 +26,7 @@ static struct runtime *rt_or_fail(struct agent *a, struct ctl_call *call)
 	return rt;
 }
 
-static Farnode__V1__WorkloadAck *ack_new(struct ctl_call *call,
-					 const char *id)
+static Farnode__V1__WorkloadAck *ack_new(struct ctl_call *call, const char *id)
 {
 	Farnode__V1__WorkloadAck *k = ctl_call_alloc(call, sizeof(*k));
 	if (k == NULL) {
@@ -65,7 +64,7 @@ static int create_one(struct runtime *rt, struct ctl_call *call,
 	*out = NULL;
 	if (text->len == 0 || text->len > SPEC_TEXT_MAX ||
 	    runtime_spec_decode((const char *)text->data, text->len, &spec) !=
-		    0) {
+		0) {
 		Farnode__V1__WorkloadAck *k = ack_new(call, "");
 		if (k == NULL) {
 			return -ENOMEM;
@@ -138,7 +137,7 @@ CTL_HANDLER(ctl_apply)
 	}
 	Farnode__V1__ApplyReply *ar = ctl_call_alloc(call, sizeof(*ar));
 	Farnode__V1__WorkloadAck **acks =
-		ctl_call_alloc(call, sizeof(*acks) * r->n_specs);
+	    ctl_call_alloc(call, sizeof(*acks) * r->n_specs);
 	if (ar == NULL || acks == NULL) {
 		return -ENOMEM;
 	}

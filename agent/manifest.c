@@ -28,8 +28,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#define Y_MAX_NODES 4096
-#define Y_MAX_DEPTH 24
+#define Y_MAX_NODES  4096
+#define Y_MAX_DEPTH  24
 #define Y_MAX_SCALAR 4096
 
 enum ytype { Y_SCALAR, Y_MAP, Y_SEQ };
@@ -37,8 +37,8 @@ enum ytype { Y_SCALAR, Y_MAP, Y_SEQ };
 struct ynode {
 	enum ytype type;
 	unsigned line;
-	char *s;              /* scalar text (NUL-terminated) */
-	size_t n;             /* children: map = 2 × pairs (key, value) */
+	char *s;  /* scalar text (NUL-terminated) */
+	size_t n; /* children: map = 2 × pairs (key, value) */
 	struct ynode **kids;
 	struct ynode *next_alloc;
 };
@@ -57,7 +57,7 @@ struct ctx {
 };
 
 static int fail(struct ctx *c, unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int fail(struct ctx *c, unsigned line, const char *fmt, ...)
 {
 	va_list ap;
@@ -146,8 +146,9 @@ static int parse_children(struct ctx *c, struct ynode *n,
 		unsigned line = (unsigned)ev.start_mark.line + 1;
 		if (is_map && (n->n % 2) == 0 && ev.type != YAML_SCALAR_EVENT) {
 			yaml_event_delete(&ev);
-			return fail(c, line, "mapping keys must be plain "
-					     "strings");
+			return fail(c, line,
+				    "mapping keys must be plain "
+				    "strings");
 		}
 		struct ynode *kid = NULL;
 		int rc = parse_node(c, &ev, depth + 1, &kid);
@@ -243,7 +244,7 @@ static int want(struct ctx *c, const struct ynode *n, enum ytype t,
 
 /* Append ".key" or "[i]" to the path for the duration of a walk. */
 static size_t path_push(struct ctx *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static size_t path_push(struct ctx *c, const char *fmt, ...)
 {
 	size_t old = strlen(c->path);
@@ -267,8 +268,8 @@ static int copy_str(struct ctx *c, const struct ynode *v, const char *field,
 		return rc;
 	}
 	if (strlen(v->s) >= cap) {
-		return fail(c, v->line, "%s%s: longer than %zu bytes",
-			    c->path, field, cap - 1);
+		return fail(c, v->line, "%s%s: longer than %zu bytes", c->path,
+			    field, cap - 1);
 	}
 	memcpy(out, v->s, strlen(v->s) + 1);
 	return 0;
@@ -420,8 +421,7 @@ static int walk_env(struct ctx *c, const struct ynode *seq,
 	return 0;
 }
 
-static int walk_container(struct ctx *c, const struct ynode *ct,
-			  struct svc *sv)
+static int walk_container(struct ctx *c, const struct ynode *ct, struct svc *sv)
 {
 	struct workload_spec *s = sv->s;
 	int rc = want(c, ct, Y_MAP, "");
@@ -457,8 +457,8 @@ static int walk_container(struct ctx *c, const struct ynode *ct,
 				if (strcmp(rk->s, "limits") == 0 ||
 				    strcmp(rk->s, "requests") == 0) {
 					rc = walk_resources(
-						c, v->kids[j + 1], sv,
-						strcmp(rk->s, "limits") == 0);
+					    c, v->kids[j + 1], sv,
+					    strcmp(rk->s, "limits") == 0);
 				} else {
 					path_pop(c, o2);
 					rc = unknown(c, rk);
@@ -543,7 +543,7 @@ static int walk_podspec(struct ctx *c, const struct ynode *ps, struct svc *sv)
 					break;
 				}
 				struct node_label *l =
-					&s->locality[s->n_locality];
+				    &s->locality[s->n_locality];
 				if (strlen(lk->s) >= sizeof(l->key) ||
 				    lk->s[0] == '\0') {
 					rc = fail(c, lk->line,
@@ -561,8 +561,7 @@ static int walk_podspec(struct ctx *c, const struct ynode *ps, struct svc *sv)
 				}
 			}
 		} else if (strcmp(k->s, "schedulerName") == 0 ||
-			   strcmp(k->s, "terminationGracePeriodSeconds") ==
-				   0) {
+			   strcmp(k->s, "terminationGracePeriodSeconds") == 0) {
 			rc = want(c, v, Y_SCALAR, ""); /* accepted, unused */
 		} else {
 			path_pop(c, old);
@@ -650,7 +649,8 @@ static int walk_channels(struct ctx *c, const struct ynode *seq,
 				rc = want(c, v, Y_SCALAR, "");
 			} else if (strcmp(key->s, "serviceClass") == 0) {
 				rc = want(c, v, Y_SCALAR, "");
-				if (rc == 0 && strcmp(v->s, "BESTEFFORT") != 0 &&
+				if (rc == 0 &&
+				    strcmp(v->s, "BESTEFFORT") != 0 &&
 				    strcmp(v->s, "ASSURED") != 0) {
 					rc = fail(c, v->line,
 						  "%s: '%.40s' (allowed: "
@@ -739,8 +739,8 @@ static int check_annotations(struct ctx *c, const struct ynode *ann)
 	return 0;
 }
 
-static int walk_service(struct ctx *c, const struct ynode *ms,
-			const char *app, const struct workload_spec *app_spec,
+static int walk_service(struct ctx *c, const struct ynode *ms, const char *app,
+			const struct workload_spec *app_spec,
 			struct workload_spec *out)
 {
 	struct svc sv = {.s = out, .line = ms->line};
@@ -807,14 +807,13 @@ static int walk_service(struct ctx *c, const struct ynode *ms,
 		a = map_get(c->annotations, "farnode.io/command");
 	}
 	if (a != NULL) {
-		int argc = manifest_split_command(a->s, out->argv,
-						  WORKLOAD_ARGV_MAX);
+		int argc =
+		    manifest_split_command(a->s, out->argv, WORKLOAD_ARGV_MAX);
 		if (argc < 0) {
-			return fail(c, a->line,
-				    "%s: %s", cmdkey,
+			return fail(c, a->line, "%s: %s", cmdkey,
 				    argc == -E2BIG
-					    ? "too many or too long words"
-					    : "empty or unbalanced quotes");
+					? "too many or too long words"
+					: "empty or unbalanced quotes");
 		}
 		out->argc = (uint32_t)argc;
 		sv.have_cmd = true;
@@ -925,9 +924,10 @@ static int walk_doc(struct ctx *c, const struct ynode *doc,
 			return rc;
 		}
 		static const char *const known[] = {
-			"name",       "namespace",       "labels",
-			"annotations", "uid",            "resourceVersion",
-			"generation", "creationTimestamp"};
+		    "name",	  "namespace",
+		    "labels",	  "annotations",
+		    "uid",	  "resourceVersion",
+		    "generation", "creationTimestamp"};
 		for (size_t i = 0; i + 1 < meta->n; i += 2) {
 			const struct ynode *k = meta->kids[i];
 			bool ok = false;

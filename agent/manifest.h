@@ -15,8 +15,8 @@
 
 #include "workload.h"
 
-#define MANIFEST_MAX_BYTES (256 * 1024) /* larger input is refused */
-#define MANIFEST_MAX_SERVICES 32        /* workloads from one file */
+#define MANIFEST_MAX_BYTES    (256 * 1024) /* larger input is refused */
+#define MANIFEST_MAX_SERVICES 32	   /* workloads from one file */
 
 /*
  * Parse buf (len bytes; need not be NUL-terminated) holding one or more
@@ -58,7 +58,7 @@ int manifest_parse_bandwidth(const char *s, uint64_t *bps);
  * backslash). No expansion. Returns argc or -EINVAL (unbalanced quote,
  * empty) / -E2BIG (too many or too long arguments).
  */
-int manifest_split_command(const char *line,
-			   char argv[][WORKLOAD_ARG_MAX], int max_args);
+int manifest_split_command(const char *line, char argv[][WORKLOAD_ARG_MAX],
+			   int max_args);
 
 #endif

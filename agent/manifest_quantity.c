@@ -16,22 +16,22 @@ int manifest_quantity(const char *s, double *out)
 		const char *suffix;
 		double mult;
 	} suffixes[] = {
-		{"Ki", 1024.0},
-		{"Mi", 1048576.0},
-		{"Gi", 1073741824.0},
-		{"Ti", 1099511627776.0},
-		{"Pi", 1125899906842624.0},
-		{"Ei", 1152921504606846976.0},
-		{"n", 1e-9},
-		{"u", 1e-6},
-		{"m", 1e-3},
-		{"k", 1e3},
-		{"M", 1e6},
-		{"G", 1e9},
-		{"T", 1e12},
-		{"P", 1e15},
-		{"E", 1e18},
-		{"", 1.0},
+	    {"Ki", 1024.0},
+	    {"Mi", 1048576.0},
+	    {"Gi", 1073741824.0},
+	    {"Ti", 1099511627776.0},
+	    {"Pi", 1125899906842624.0},
+	    {"Ei", 1152921504606846976.0},
+	    {"n", 1e-9},
+	    {"u", 1e-6},
+	    {"m", 1e-3},
+	    {"k", 1e3},
+	    {"M", 1e6},
+	    {"G", 1e9},
+	    {"T", 1e12},
+	    {"P", 1e15},
+	    {"E", 1e18},
+	    {"", 1.0},
 	};
 	char num[64];
 	size_t i = 0;
@@ -207,7 +207,8 @@ int manifest_split_command(const char *line, char argv[][WORKLOAD_ARG_MAX],
 		char quote = 0;
 		while (*p != '\0') {
 			char c = *p;
-			if (quote == 0 && (c == ' ' || c == '\t' || c == '\n')) {
+			if (quote == 0 &&
+			    (c == ' ' || c == '\t' || c == '\n')) {
 				break;
 			}
 			p++;

@@ -111,8 +111,8 @@ enum runtime_admit runtime_admit_local(void *ud,
 		snprintf(why, why_len, "cpu: %um requested, %um of %um free",
 			 spec->cpu_milli,
 			 cap->cpu_milli_total > cap->cpu_milli_used
-				 ? cap->cpu_milli_total - cap->cpu_milli_used
-				 : 0,
+			     ? cap->cpu_milli_total - cap->cpu_milli_used
+			     : 0,
 			 cap->cpu_milli_total);
 		return ADMIT_KEEP_PENDING;
 	}
@@ -122,9 +122,9 @@ enum runtime_admit runtime_admit_local(void *ud,
 			 (unsigned long long)(spec->mem_bytes >> 20),
 			 (unsigned long long)((cap->mem_total_bytes >
 						       cap->mem_used_bytes
-					       ? cap->mem_total_bytes -
+						   ? cap->mem_total_bytes -
 							 cap->mem_used_bytes
-					       : 0) >>
+						   : 0) >>
 					      20));
 		return ADMIT_KEEP_PENDING;
 	}
@@ -152,8 +152,8 @@ void rt__set_phase(struct wl *w, enum workload_phase p, const char *fmt, ...)
 	vsnprintf(w->st.reason, sizeof(w->st.reason), fmt, ap);
 	va_end(ap);
 	if (rt__store_update(w) != 0) {
-		log_error("%s: cannot record phase %s in the store",
-			  w->spec.id, workload_phase_name(p));
+		log_error("%s: cannot record phase %s in the store", w->spec.id,
+			  workload_phase_name(p));
 	}
 	if (old != p) {
 		log_info("%s: %s → %s (%s)", w->spec.id,
@@ -257,8 +257,8 @@ static void wl_admit(struct wl *w)
 	char why[WORKLOAD_REASON_MAX] = "";
 
 	runtime_capacity(rt, &cap);
-	enum runtime_admit d = rt->admit(rt->admit_ud, &w->spec, &cap, why,
-					 sizeof(why));
+	enum runtime_admit d =
+	    rt->admit(rt->admit_ud, &w->spec, &cap, why, sizeof(why));
 	switch (d) {
 	case ADMIT_RUN_LOCAL:
 		wl_run(w);
@@ -319,8 +319,7 @@ static void on_wl_timer(uv_timer_t *t)
 	}
 }
 
-void rt__exited(struct wl *w, bool known, int64_t exit_status,
-		int term_signal)
+void rt__exited(struct wl *w, bool known, int64_t exit_status, int term_signal)
 {
 	struct runtime *rt = w->rt;
 	char why[WORKLOAD_REASON_MAX];
@@ -379,9 +378,9 @@ void rt__exited(struct wl *w, bool known, int64_t exit_status,
 	}
 
 	enum workload_phase phase = failed ? WL_FAILED : WL_EXITED;
-	bool restart = w->desired &&
-		       (w->spec.restart == RESTART_ALWAYS ||
-			(w->spec.restart == RESTART_ON_FAILURE && failed));
+	bool restart =
+	    w->desired && (w->spec.restart == RESTART_ALWAYS ||
+			   (w->spec.restart == RESTART_ON_FAILURE && failed));
 	if (!restart) {
 		w->desired = false;
 		rt__set_phase(w, phase, "%s", why);
@@ -392,9 +391,8 @@ void rt__exited(struct wl *w, bool known, int64_t exit_status,
 	if (ran >= rt->cfg.backoff_reset_ms) {
 		w->backoff_ms = 0;
 	}
-	w->backoff_ms = runtime_backoff_next(w->backoff_ms,
-					     rt->cfg.backoff_initial_ms,
-					     rt->cfg.backoff_max_ms);
+	w->backoff_ms = runtime_backoff_next(
+	    w->backoff_ms, rt->cfg.backoff_initial_ms, rt->cfg.backoff_max_ms);
 	w->timer_kind = TIMER_RESTART;
 	uv_timer_start(&w->timer, on_wl_timer, w->backoff_ms, 0);
 	rt__set_phase(w, phase, "%.80s; restart in %u ms", why, w->backoff_ms);
@@ -443,8 +441,8 @@ int runtime_new(uv_loop_t *loop, struct store *st,
 	}
 	snprintf(rt->crun, sizeof(rt->crun), "%s",
 		 cfg->crun_path != NULL && cfg->crun_path[0] != '\0'
-			 ? cfg->crun_path
-			 : "crun");
+		     ? cfg->crun_path
+		     : "crun");
 	rt->cfg.crun_path = rt->crun;
 	rt->cfg.boot_id = NULL;
 	const char *path = getenv("PATH");
@@ -475,7 +473,7 @@ int runtime_new(uv_loop_t *loop, struct store *st,
 		long psz = sysconf(_SC_PAGESIZE);
 		if (pages > 0 && psz > 0) {
 			rt->cfg.mem_capacity_bytes =
-				(uint64_t)pages * (uint64_t)psz / 10 * 9;
+			    (uint64_t)pages * (uint64_t)psz / 10 * 9;
 		}
 	}
 	if (rt->cfg.backoff_initial_ms == 0) {
@@ -524,8 +522,8 @@ static int load_one(struct runtime *rt, const struct workload_spec *spec,
 	w->desired = desired;
 	wl_link(rt, w);
 	w->run_since = uv_now(rt->loop);
-	bool same_boot = rt->boot_id[0] != '\0' &&
-			 strcmp(boot_id, rt->boot_id) == 0;
+	bool same_boot =
+	    rt->boot_id[0] != '\0' && strcmp(boot_id, rt->boot_id) == 0;
 
 	switch (st->phase) {
 	case WL_STARTING:
@@ -533,8 +531,8 @@ static int load_one(struct runtime *rt, const struct workload_spec *spec,
 		if (same_boot && st->pid > 0 &&
 		    rt__pid_matches(st->pid, st->start_time_ticks)) {
 			if (rt__track_pid(w) == 0) {
-				log_info("%s: adopted running pid %d",
-					 spec->id, (int)st->pid);
+				log_info("%s: adopted running pid %d", spec->id,
+					 (int)st->pid);
 				if (st->phase != WL_RUNNING) {
 					rt__set_phase(w, WL_RUNNING,
 						      "adopted after agent "

@@ -26,10 +26,10 @@ struct store;
 
 /* What admission decides for a workload that wants to run. */
 enum runtime_admit {
-	ADMIT_RUN_LOCAL = 0,    /* start it here now */
+	ADMIT_RUN_LOCAL = 0,	/* start it here now */
 	ADMIT_KEEP_PENDING = 1, /* not now; asked again when capacity frees */
-	ADMIT_OFFLOAD = 2,      /* a neighbour runs it (phase offloaded) */
-	ADMIT_REJECT = 3,       /* never here (phase failed, reason given) */
+	ADMIT_OFFLOAD = 2,	/* a neighbour runs it (phase offloaded) */
+	ADMIT_REJECT = 3,	/* never here (phase failed, reason given) */
 };
 
 /* Capacity snapshot handed to admission. */
@@ -38,7 +38,7 @@ struct runtime_capacity {
 	uint32_t cpu_milli_used;  /* requested by starting/running workloads */
 	uint64_t mem_total_bytes; /* schedulable memory */
 	uint64_t mem_used_bytes;  /* requested by starting/running workloads */
-	uint32_t active;          /* starting + running workloads */
+	uint32_t active;	  /* starting + running workloads */
 	uint32_t max_workloads;
 };
 
@@ -48,8 +48,8 @@ struct runtime_capacity {
  * why. ud is borrowed.
  */
 typedef enum runtime_admit (*runtime_admit_fn)(
-	void *ud, const struct workload_spec *spec,
-	const struct runtime_capacity *cap, char *why, size_t why_len);
+    void *ud, const struct workload_spec *spec,
+    const struct runtime_capacity *cap, char *why, size_t why_len);
 
 /* Default admission: run locally when cpu, memory and the workload count
  * fit, else keep pending. */
@@ -63,22 +63,22 @@ typedef void (*runtime_event_fn)(void *ud, const struct workload_spec *spec,
 				 const struct workload_status *st);
 
 struct runtime_config {
-	const char *data_dir;      /* logs go to DATA_DIR/logs/ */
-	const char *cgroup_root;   /* "" = detect, "none" = no cgroups */
-	uint32_t max_workloads;    /* workloads kept (any phase) */
-	uint64_t log_max_bytes;    /* rotate a log beyond this size */
-	uint32_t log_keep;         /* rotated generations kept (.1 .. .N) */
+	const char *data_dir;	 /* logs go to DATA_DIR/logs/ */
+	const char *cgroup_root; /* "" = detect, "none" = no cgroups */
+	uint32_t max_workloads;	 /* workloads kept (any phase) */
+	uint64_t log_max_bytes;	 /* rotate a log beyond this size */
+	uint32_t log_keep;	 /* rotated generations kept (.1 .. .N) */
 	uint32_t backoff_initial_ms;
 	uint32_t backoff_max_ms;
-	uint32_t backoff_reset_ms; /* a run this long resets the backoff */
-	uint32_t stop_timeout_ms;  /* SIGTERM → SIGKILL grace */
-	uint32_t pids_max;         /* pids.max of each leaf; 0 = unlimited */
-	uint32_t check_interval_ms; /* log rotation, /proc liveness checks */
-	const char *crun_path;     /* NULL = "crun" from PATH */
+	uint32_t backoff_reset_ms;   /* a run this long resets the backoff */
+	uint32_t stop_timeout_ms;    /* SIGTERM → SIGKILL grace */
+	uint32_t pids_max;	     /* pids.max of each leaf; 0 = unlimited */
+	uint32_t check_interval_ms;  /* log rotation, /proc liveness checks */
+	const char *crun_path;	     /* NULL = "crun" from PATH */
 	uint32_t cpu_milli_capacity; /* 0 = online cores × 1000 */
 	uint64_t mem_capacity_bytes; /* 0 = 90% of physical memory */
-	const char *boot_id;       /* NULL = the kernel's boot_id (tests set
-				      it to simulate a reboot) */
+	const char *boot_id;	     /* NULL = the kernel's boot_id (tests set
+					it to simulate a reboot) */
 };
 
 /* Defaults: 64 workloads, 1 MiB logs × 2 kept, backoff 200 ms .. 300 s. */
@@ -189,8 +189,8 @@ int runtime_cpu_max(uint32_t cpu_milli, uint32_t period_us, char *out,
  * Parse the start time (field 22, clock ticks since boot) and state of
  * /proc/PID/stat content. -EBADMSG on malformed input.
  */
-int runtime_parse_proc_stat(const char *buf, size_t len,
-			    uint64_t *start_ticks, char *state);
+int runtime_parse_proc_stat(const char *buf, size_t len, uint64_t *start_ticks,
+			    char *state);
 /* Next backoff: double prev (initial when 0), capped at max. */
 uint32_t runtime_backoff_next(uint32_t prev_ms, uint32_t initial_ms,
 			      uint32_t max_ms);

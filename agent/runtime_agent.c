@@ -8,7 +8,6 @@
 #define LOG_TAG "runtime"
 #include "runtime_svc.h"
 
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +36,8 @@ static void fill_config(const struct agent *a, struct runtime_config *rc)
 	rc->cgroup_root = a->cfg.runtime.cgroup_root;
 	rc->max_workloads = (uint32_t)a->cfg.runtime.max_workloads;
 	rc->log_max_bytes = (uint64_t)a->cfg.runtime.log_max_bytes;
-	rc->backoff_max_ms = (uint32_t)a->cfg.runtime.restart_backoff_max_s *
-			     1000u;
+	rc->backoff_max_ms =
+	    (uint32_t)a->cfg.runtime.restart_backoff_max_s * 1000u;
 	const char *crun = getenv("FARNODE_CRUN");
 	rc->crun_path = crun != NULL && crun[0] != '\0' ? crun : NULL;
 	/* test hooks: a stand-in crun, a simulated reboot */
@@ -50,8 +49,8 @@ static void publish_runtime(struct runtime_svc *s)
 	struct runtime_capacity cap;
 	runtime_capacity(s->rt, &cap);
 	uint32_t free_milli = cap.cpu_milli_total > cap.cpu_milli_used
-				      ? cap.cpu_milli_total - cap.cpu_milli_used
-				      : 0;
+				  ? cap.cpu_milli_total - cap.cpu_milli_used
+				  : 0;
 	if (free_milli != s->node.cpu_milli_free ||
 	    cap.active != s->node.workloads_running) {
 		s->node.cpu_milli_free = free_milli;
@@ -112,9 +111,9 @@ int runtime_start(struct agent *a)
 	}
 	runtime_set_event_cb(s->rt, on_event, s);
 	struct metrics_config mc = {
-		.root = getenv("FARNODE_METRICS_ROOT"),
-		.idle_watts = a->cfg.metrics.idle_watts,
-		.watts_per_core = a->cfg.metrics.watts_per_core,
+	    .root = getenv("FARNODE_METRICS_ROOT"),
+	    .idle_watts = a->cfg.metrics.idle_watts,
+	    .watts_per_core = a->cfg.metrics.watts_per_core,
 	};
 	s->ms = metrics_sampler_new(&mc);
 	uv_timer_init(a->loop, &s->sample);
@@ -160,12 +159,12 @@ void runtime_reload(struct agent *a)
 	runtime_set_limits(s->rt, (uint32_t)a->cfg.runtime.max_workloads,
 			   (uint64_t)a->cfg.runtime.log_max_bytes,
 			   (uint32_t)a->cfg.runtime.restart_backoff_max_s *
-				   1000u);
+			       1000u);
 	metrics_sampler_free(s->ms);
 	struct metrics_config mc = {
-		.root = getenv("FARNODE_METRICS_ROOT"),
-		.idle_watts = a->cfg.metrics.idle_watts,
-		.watts_per_core = a->cfg.metrics.watts_per_core,
+	    .root = getenv("FARNODE_METRICS_ROOT"),
+	    .idle_watts = a->cfg.metrics.idle_watts,
+	    .watts_per_core = a->cfg.metrics.watts_per_core,
 	};
 	s->ms = metrics_sampler_new(&mc);
 }

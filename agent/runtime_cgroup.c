@@ -40,8 +40,8 @@ int runtime_cpu_max(uint32_t cpu_milli, uint32_t period_us, char *out,
 		if (quota < 1000) {
 			quota = 1000; /* the kernel's minimum quota */
 		}
-		n = snprintf(out, out_len, "%llu %u",
-			     (unsigned long long)quota, period_us);
+		n = snprintf(out, out_len, "%llu %u", (unsigned long long)quota,
+			     period_us);
 	}
 	return n > 0 && (size_t)n < out_len ? 0 : -EMSGSIZE;
 }
@@ -178,8 +178,8 @@ static void note(struct runtime *rt, enum runtime_cgroup_mode mode,
 void rt__cgroup_detect(struct runtime *rt)
 {
 	static const char *const ctrls[] = {"cpu", "memory", "pids"};
-	const char *root = rt->cfg.cgroup_root != NULL ? rt->cfg.cgroup_root
-						       : "";
+	const char *root =
+	    rt->cfg.cgroup_root != NULL ? rt->cfg.cgroup_root : "";
 	struct statfs sf;
 	char parent[RT_PATH_MAX];
 	char buf[512];

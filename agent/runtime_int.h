@@ -15,13 +15,13 @@ enum wl_track {
 	TRACK_NONE = 0,
 	TRACK_CHILD = 1, /* our child: uv_process_t exit callback */
 	TRACK_PIDFD = 2, /* not our child: pidfd readable on exit */
-	TRACK_PROC = 3,  /* not our child, no pidfd: periodic /proc check */
+	TRACK_PROC = 3,	 /* not our child, no pidfd: periodic /proc check */
 };
 
 enum wl_timer {
 	TIMER_IDLE = 0,
 	TIMER_RESTART = 1, /* backoff elapsed: start again */
-	TIMER_KILL = 2,    /* stop grace elapsed: SIGKILL */
+	TIMER_KILL = 2,	   /* stop grace elapsed: SIGKILL */
 };
 
 /* A spawned process: the workload itself (step 0) or a crun helper
@@ -46,16 +46,16 @@ struct wl {
 	struct wl *next;
 	struct workload_spec spec;
 	struct workload_status st;
-	bool desired;    /* should be running (persisted) */
-	bool stopping;   /* operator stop in progress */
-	bool removed;    /* unlinked; freed when the timer has closed */
+	bool desired;  /* should be running (persisted) */
+	bool stopping; /* operator stop in progress */
+	bool removed;  /* unlinked; freed when the timer has closed */
 	enum wl_track track;
-	struct wl_proc *proc;  /* our child: the workload or a crun step */
+	struct wl_proc *proc; /* our child: the workload or a crun step */
 	struct wl_poll *poll;
 	uv_timer_t timer;
 	enum wl_timer timer_kind;
 	uint32_t backoff_ms;
-	uint64_t run_since; /* uv_now() when the current run began */
+	uint64_t run_since;	  /* uv_now() when the current run began */
 	char cgroup[RT_PATH_MAX]; /* leaf path, "" if none */
 };
 
@@ -87,9 +87,8 @@ struct runtime {
 
 /* runtime.c */
 void rt__set_phase(struct wl *w, enum workload_phase p, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-void rt__exited(struct wl *w, bool known, int64_t exit_status,
-		int term_signal);
+    __attribute__((format(printf, 3, 4)));
+void rt__exited(struct wl *w, bool known, int64_t exit_status, int term_signal);
 /* A start failure before any process exists: a failed run with a reason
    (the restart policy applies). */
 void rt__fail_start(struct wl *w, const char *why);
@@ -131,8 +130,8 @@ int rt__store_load(struct runtime *rt, rt_load_fn fn);
 
 /* runtime_proc.c: spawn a helper (crun) whose exit goes to
    rt__oci_step(w, step, ...); w may be NULL for fire-and-forget. */
-int rt__spawn_helper(struct runtime *rt, struct wl *w, int step,
-		     char **args, int out_fd);
+int rt__spawn_helper(struct runtime *rt, struct wl *w, int step, char **args,
+		     int out_fd);
 void rt__proc_closed(uv_handle_t *h);
 
 /* runtime_oci.c */

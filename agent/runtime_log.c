@@ -25,7 +25,8 @@ int rt__log_path(const struct runtime *rt, const char *id, unsigned gen,
 	if (gen == 0) {
 		n = snprintf(out, out_len, "%s/%s.log", rt->log_dir, id);
 	} else {
-		n = snprintf(out, out_len, "%s/%s.log.%u", rt->log_dir, id, gen);
+		n = snprintf(out, out_len, "%s/%s.log.%u", rt->log_dir, id,
+			     gen);
 	}
 	return n > 0 && (size_t)n < out_len ? 0 : -ENAMETOOLONG;
 }

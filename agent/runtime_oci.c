@@ -36,8 +36,8 @@ static int pid_file(const struct wl *w, char *out, size_t len)
 	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 
-static void helper(struct wl *w, int step, const char *verb,
-		   const char *extra1, const char *extra2)
+static void helper(struct wl *w, int step, const char *verb, const char *extra1,
+		   const char *extra2)
 {
 	struct runtime *rt = w->rt;
 	char cid[WORKLOAD_ID_MAX + 16];
@@ -99,9 +99,15 @@ int rt__oci_start(struct wl *w)
 		return fd;
 	}
 	container_id(w, cid, sizeof(cid));
-	char *args[] = {rt->crun,   (char *)"--root",  rt->oci_root,
-			(char *)"create", (char *)"--bundle", w->spec.bundle,
-			(char *)"--pid-file", pidf,        cid,
+	char *args[] = {rt->crun,
+			(char *)"--root",
+			rt->oci_root,
+			(char *)"create",
+			(char *)"--bundle",
+			w->spec.bundle,
+			(char *)"--pid-file",
+			pidf,
+			cid,
 			NULL};
 	rc = rt__spawn_helper(rt, w, STEP_CREATE, args, fd);
 	close(fd);
@@ -151,8 +157,8 @@ void rt__oci_step(struct wl *w, int step, int64_t status, int sig)
 			return;
 		}
 		if (sig != 0) {
-			snprintf(why, sizeof(why), "crun %s: killed by signal %d",
-				 verb, sig);
+			snprintf(why, sizeof(why),
+				 "crun %s: killed by signal %d", verb, sig);
 		} else {
 			snprintf(why, sizeof(why),
 				 "crun %s exited with code %lld (see logs)",

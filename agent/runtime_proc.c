@@ -30,11 +30,11 @@
 
 /* $0 = the leaf's cgroup.procs; "$@" = the command. */
 static const char cgroup_shim[] =
-	"echo 0 >\"$0\" || { echo \"farnode: cannot join cgroup $0\" >&2; "
-	"exit 125; }; exec \"$@\"";
+    "echo 0 >\"$0\" || { echo \"farnode: cannot join cgroup $0\" >&2; "
+    "exit 125; }; exec \"$@\"";
 
-int runtime_parse_proc_stat(const char *buf, size_t len,
-			    uint64_t *start_ticks, char *state)
+int runtime_parse_proc_stat(const char *buf, size_t len, uint64_t *start_ticks,
+			    char *state)
 {
 	const char *rp = NULL;
 	for (size_t i = len; i > 0; i--) {
@@ -69,8 +69,8 @@ int runtime_parse_proc_stat(const char *buf, size_t len,
 				v = v * 10 + d;
 				i++;
 			}
-			if (i == start || (i < len && buf[i] != ' ' &&
-					   buf[i] != '\n')) {
+			if (i == start ||
+			    (i < len && buf[i] != ' ' && buf[i] != '\n')) {
 				return -EBADMSG;
 			}
 			break;
@@ -351,8 +351,8 @@ int rt__spawn_helper(struct runtime *rt, struct wl *w, int step, char **args,
 {
 	struct wl_proc *p;
 	char *env[] = {rt->base_path, NULL};
-	int rc = spawn(rt, w, step, args[0], args, env, NULL, out_fd, false,
-		       &p);
+	int rc =
+	    spawn(rt, w, step, args[0], args, env, NULL, out_fd, false, &p);
 	if (rc != 0) {
 		return rc;
 	}
@@ -451,8 +451,8 @@ int rt__proc_start(struct wl *w)
 	args[n] = NULL;
 
 	struct wl_proc *p = NULL;
-	rc = spawn(rt, w, 0, file, args, env,
-		   s->cwd[0] != '\0' ? s->cwd : NULL, fd, true, &p);
+	rc = spawn(rt, w, 0, file, args, env, s->cwd[0] != '\0' ? s->cwd : NULL,
+		   fd, true, &p);
 	close(fd);
 	if (rc != 0) {
 		snprintf(why, sizeof(why), "spawn %.60s: %s", s->argv[0],
@@ -470,7 +470,7 @@ int rt__proc_start(struct wl *w)
 	}
 	rt__set_phase(w, WL_RUNNING, "running (pid %d%s)", (int)w->st.pid,
 		      rt->cg_mode == CGROUP_LIMITS ? ", limits applied"
-		      : w->cgroup[0] != '\0'       ? ", cgroup without limits"
+		      : w->cgroup[0] != '\0'	   ? ", cgroup without limits"
 						   : ", no cgroup");
 	return 0;
 }

@@ -238,8 +238,8 @@ int runtime_spec_decode(const char *buf, size_t len, struct workload_spec *s)
 			if (s->envc >= WORKLOAD_ENV_MAX) {
 				return -EBADMSG;
 			}
-			rc = get_str(val, vl, s->env[s->envc],
-				     WORKLOAD_ARG_MAX);
+			rc =
+			    get_str(val, vl, s->env[s->envc], WORKLOAD_ARG_MAX);
 			s->envc++;
 		} else if (KEY("cwd")) {
 			rc = get_str(val, vl, s->cwd, sizeof(s->cwd));
@@ -257,20 +257,20 @@ int runtime_spec_decode(const char *buf, size_t len, struct workload_spec *s)
 }
 
 static const char SQL_INSERT[] =
-	"INSERT INTO workloads(id, spec, desired, phase, reason, pid, "
-	"start_ticks, boot_id, exit_code, restarts, created_ms, started_ms, "
-	"finished_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-	"?12, ?13)";
+    "INSERT INTO workloads(id, spec, desired, phase, reason, pid, "
+    "start_ticks, boot_id, exit_code, restarts, created_ms, started_ms, "
+    "finished_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+    "?12, ?13)";
 static const char SQL_UPDATE[] =
-	"UPDATE workloads SET desired = ?3, phase = ?4, reason = ?5, "
-	"pid = ?6, start_ticks = ?7, boot_id = ?8, exit_code = ?9, "
-	"restarts = ?10, created_ms = ?11, started_ms = ?12, "
-	"finished_ms = ?13 WHERE id = ?1";
+    "UPDATE workloads SET desired = ?3, phase = ?4, reason = ?5, "
+    "pid = ?6, start_ticks = ?7, boot_id = ?8, exit_code = ?9, "
+    "restarts = ?10, created_ms = ?11, started_ms = ?12, "
+    "finished_ms = ?13 WHERE id = ?1";
 static const char SQL_DELETE[] = "DELETE FROM workloads WHERE id = ?1";
 static const char SQL_LOAD[] =
-	"SELECT id, spec, desired, phase, reason, pid, start_ticks, boot_id, "
-	"exit_code, restarts, created_ms, started_ms, finished_ms "
-	"FROM workloads ORDER BY created_ms, rowid";
+    "SELECT id, spec, desired, phase, reason, pid, start_ticks, boot_id, "
+    "exit_code, restarts, created_ms, started_ms, finished_ms "
+    "FROM workloads ORDER BY created_ms, rowid";
 
 static void bind_row(sqlite3_stmt *st, struct wl *w)
 {
@@ -393,12 +393,12 @@ int rt__store_load(struct runtime *rt, rt_load_fn fn)
 		r->desired = sqlite3_column_int(st, 2) != 0;
 		int phase = sqlite3_column_int(st, 3);
 		r->status.phase = phase >= WL_PENDING && phase <= WL_OFFLOADED
-					  ? (enum workload_phase)phase
-					  : WL_FAILED;
+				      ? (enum workload_phase)phase
+				      : WL_FAILED;
 		col_text(st, 4, r->status.reason, sizeof(r->status.reason));
 		r->status.pid = sqlite3_column_int(st, 5);
 		r->status.start_time_ticks =
-			(uint64_t)sqlite3_column_int64(st, 6);
+		    (uint64_t)sqlite3_column_int64(st, 6);
 		col_text(st, 7, r->boot_id, sizeof(r->boot_id));
 		r->status.exit_code = sqlite3_column_int(st, 8);
 		r->status.restarts = (uint32_t)sqlite3_column_int64(st, 9);

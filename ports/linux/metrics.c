@@ -25,8 +25,8 @@
 #define LOG_TAG "metrics"
 #include "log.h"
 
-#define METRICS_PATH_MAX 512
-#define METRICS_SENSORS_MAX 16
+#define METRICS_PATH_MAX	 512
+#define METRICS_SENSORS_MAX	 16
 #define METRICS_REDISCOVER_TICKS 60
 
 enum src_bit {
@@ -41,7 +41,7 @@ enum src_bit {
 
 struct rapl_zone {
 	char path[METRICS_PATH_MAX]; /* .../energy_uj */
-	uint64_t range_uj;           /* max_energy_range_uj, 0 = unknown */
+	uint64_t range_uj;	     /* max_energy_range_uj, 0 = unknown */
 	uint64_t prev_uj;
 	bool have_prev;
 };
@@ -119,8 +119,8 @@ static ssize_t read_rel(struct metrics_sampler *s, const char *rel)
 	return read_file(s, path);
 }
 
-static void warn_once(struct metrics_sampler *s, uint32_t bit,
-		      const char *what, int rc)
+static void warn_once(struct metrics_sampler *s, uint32_t bit, const char *what,
+		      int rc)
 {
 	if ((s->warned & bit) == 0) {
 		s->warned |= bit;
@@ -184,7 +184,8 @@ static void discover(struct metrics_sampler *s)
 			/* power1_input .. power4_input cover the boards seen */
 			for (int k = 1; k <= 4; k++) {
 				char leaf[32];
-				snprintf(leaf, sizeof(leaf), "power%d_input", k);
+				snprintf(leaf, sizeof(leaf), "power%d_input",
+					 k);
 				add_sensor(s->hwmon, &s->n_hwmon, dir,
 					   e->d_name, leaf);
 			}
@@ -300,20 +301,18 @@ static void sample_net(struct metrics_sampler *s, uint64_t now_ms,
 			const struct metrics_netif *c = &out->net.ifs[i];
 			for (uint32_t k = 0; k < s->prev_net.n; k++) {
 				const struct metrics_netif *p =
-					&s->prev_net.ifs[k];
+				    &s->prev_net.ifs[k];
 				if (strcmp(p->name, c->name) != 0) {
 					continue;
 				}
 				out->rx_bytes_per_s[i] =
-					(double)metrics_counter_delta(
-						p->rx_bytes, c->rx_bytes, 0,
-						NULL) /
-					dt;
+				    (double)metrics_counter_delta(
+					p->rx_bytes, c->rx_bytes, 0, NULL) /
+				    dt;
 				out->tx_bytes_per_s[i] =
-					(double)metrics_counter_delta(
-						p->tx_bytes, c->tx_bytes, 0,
-						NULL) /
-					dt;
+				    (double)metrics_counter_delta(
+					p->tx_bytes, c->tx_bytes, 0, NULL) /
+				    dt;
 			}
 		}
 	}
@@ -393,9 +392,9 @@ static double sample_power(struct metrics_sampler *s, uint64_t now_ms,
 		if (z->have_prev && dt > 0.0) {
 			bool reset;
 			uint64_t d = metrics_counter_delta(
-				z->prev_uj, (uint64_t)uj,
-				z->range_uj != 0 ? z->range_uj : UINT64_MAX,
-				&reset);
+			    z->prev_uj, (uint64_t)uj,
+			    z->range_uj != 0 ? z->range_uj : UINT64_MAX,
+			    &reset);
 			if (!reset) {
 				watts += (double)d / 1e6 / dt;
 				rate = true;
@@ -483,9 +482,8 @@ int metrics_sampler_tick(struct metrics_sampler *s, uint64_t now_ms,
 		out->power_source = POWER_MODEL;
 		/* before the first delta, model the node as idle */
 		watts = metrics_power_model(
-			s->cfg.idle_watts, s->cfg.watts_per_core,
-			out->cpu_busy >= 0.0 ? out->cpu_busy : 0.0,
-			out->cpu_cores);
+		    s->cfg.idle_watts, s->cfg.watts_per_core,
+		    out->cpu_busy >= 0.0 ? out->cpu_busy : 0.0, out->cpu_cores);
 	}
 	out->power_watts = watts;
 
@@ -506,8 +504,8 @@ bool metrics_apply(const struct metrics_sample *m, struct node_state *st)
 	if (m->cpu_cores != st->cpu_cores) {
 		changed = true;
 	}
-	double mem_delta = fabs((double)m->mem_available_bytes -
-				(double)st->mem_free_bytes);
+	double mem_delta =
+	    fabs((double)m->mem_available_bytes - (double)st->mem_free_bytes);
 	if (m->mem_total_bytes != st->mem_total_bytes ||
 	    mem_delta > 0.01 * (double)m->mem_total_bytes) {
 		changed = true;

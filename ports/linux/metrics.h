@@ -15,10 +15,10 @@
 
 #include "node.h"
 
-#define METRICS_CPUS_MAX 256   /* per-cpu lines beyond this are counted only */
+#define METRICS_CPUS_MAX   256 /* per-cpu lines beyond this are counted only */
 #define METRICS_NETIFS_MAX 32  /* interfaces kept from /proc/net/dev */
 #define METRICS_IFNAME_MAX 16  /* IFNAMSIZ */
-#define METRICS_FILE_MAX 65536 /* bytes read from any one file */
+#define METRICS_FILE_MAX   65536 /* bytes read from any one file */
 
 /* Cumulative CPU times in USER_HZ ticks, from one "cpu" line of /proc/stat. */
 struct metrics_cpu_times {
@@ -27,7 +27,7 @@ struct metrics_cpu_times {
 
 struct metrics_stat {
 	struct metrics_cpu_times total; /* the aggregate "cpu" line */
-	uint32_t n_cpus;                /* number of "cpuN" lines */
+	uint32_t n_cpus;		/* number of "cpuN" lines */
 };
 
 struct metrics_meminfo {
@@ -94,7 +94,7 @@ uint64_t metrics_counter_delta(uint64_t prev, uint64_t cur, uint64_t range,
 enum metrics_power_source {
 	POWER_MODEL = 0, /* idle_watts + watts_per_core * busy cores */
 	POWER_HWMON = 1, /* sum of hwmon power*_input */
-	POWER_RAPL = 2,  /* delta of powercap intel-rapl:N energy_uj */
+	POWER_RAPL = 2,	 /* delta of powercap intel-rapl:N energy_uj */
 };
 
 const char *metrics_power_source_name(enum metrics_power_source s);

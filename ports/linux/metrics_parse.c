@@ -19,8 +19,7 @@ struct line {
 	bool nl;
 };
 
-static bool next_line(const char *buf, size_t len, size_t *pos,
-		      struct line *ln)
+static bool next_line(const char *buf, size_t len, size_t *pos, struct line *ln)
 {
 	if (*pos >= len) {
 		return false;
@@ -128,14 +127,14 @@ int metrics_parse_stat(const char *buf, size_t len, struct metrics_stat *out)
 			return -EBADMSG; /* user nice system idle at least */
 		}
 		out->total = (struct metrics_cpu_times){
-			.user = v[0],
-			.nice = v[1],
-			.system = v[2],
-			.idle = v[3],
-			.iowait = v[4],
-			.irq = v[5],
-			.softirq = v[6],
-			.steal = v[7],
+		    .user = v[0],
+		    .nice = v[1],
+		    .system = v[2],
+		    .idle = v[3],
+		    .iowait = v[4],
+		    .irq = v[5],
+		    .softirq = v[6],
+		    .steal = v[7],
 		};
 		have_total = true;
 	}
@@ -149,8 +148,7 @@ int metrics_parse_stat(const char *buf, size_t len, struct metrics_stat *out)
 }
 
 /* "Key:   123 kB" → bytes. -EBADMSG when not of that form. */
-static int meminfo_value(const struct line *ln, size_t keylen,
-			 uint64_t *bytes)
+static int meminfo_value(const struct line *ln, size_t keylen, uint64_t *bytes)
 {
 	size_t i = keylen;
 	uint64_t v;
@@ -176,8 +174,8 @@ static int meminfo_value(const struct line *ln, size_t keylen,
 int metrics_parse_meminfo(const char *buf, size_t len,
 			  struct metrics_meminfo *out)
 {
-	static const char *const keys[] = {"MemTotal:", "MemAvailable:",
-					   "MemFree:", "Buffers:", "Cached:"};
+	static const char *const keys[] = {
+	    "MemTotal:", "MemAvailable:", "MemFree:", "Buffers:", "Cached:"};
 	uint64_t val[5] = {0};
 	bool have[5] = {false};
 	struct line ln;

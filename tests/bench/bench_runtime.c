@@ -132,12 +132,13 @@ static int run_starts(const char *cgroup_root, const char *label)
 		for (int i = 0; i < n; i++) {
 			sum += (double)running_ns[i];
 		}
-		printf("start-to-running, %-28s n=%d  p50 %.2f ms  p99 %.2f ms  "
-		       "mean %.2f ms  max %.2f ms\n",
-		       label, n, running_ns[n / 2] / 1e6,
-		       running_ns[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] /
-			       1e6,
-		       sum / n / 1e6, running_ns[n - 1] / 1e6);
+		printf(
+		    "start-to-running, %-28s n=%d  p50 %.2f ms  p99 %.2f ms  "
+		    "mean %.2f ms  max %.2f ms\n",
+		    label, n, running_ns[n / 2] / 1e6,
+		    running_ns[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] /
+			1e6,
+		    sum / n / 1e6, running_ns[n - 1] / 1e6);
 	}
 	runtime_free(rt);
 	uv_close((uv_handle_t *)&t, NULL);
@@ -154,8 +155,8 @@ static int run_starts(const char *cgroup_root, const char *label)
 
 static void sampler_cost(void)
 {
-	struct metrics_config mc = {.root = "/", .idle_watts = 2.0,
-				    .watts_per_core = 1.5};
+	struct metrics_config mc = {
+	    .root = "/", .idle_watts = 2.0, .watts_per_core = 1.5};
 	struct metrics_sampler *s = metrics_sampler_new(&mc);
 	struct metrics_sample m;
 	const int ticks = 2000;

@@ -18,67 +18,67 @@
 #include "manifest.h"
 
 static const char app_yaml[] =
-	"apiVersion: codeco.he-codeco.eu/v1alpha1\n"         /* 1 */
-	"kind: CodecoApp\n"                                  /* 2 */
-	"metadata:\n"                                        /* 3 */
-	"  name: acm-swm\n"                                  /* 4 */
-	"  namespace: he-codeco-acm\n"                       /* 5 */
-	"  annotations:\n"                                   /* 6 */
-	"    farnode.io/command.front-end: \"/bin/sh -c 'echo hi; sleep 1'\"\n"
-	"    kubectl.kubernetes.io/last-applied: \"{}\"\n"   /* 8 */
-	"spec:\n"                                            /* 9 */
-	"  appName: swm\n"                                   /* 10 */
-	"  qosClass: Gold\n"                                 /* 11 */
-	"  performanceProfile: Greenness\n"                  /* 12 */
-	"  appEnergyLimit: \"20\"\n"                         /* 13 */
-	"  appFailureTolerance: High\n"                      /* 14 */
-	"  securityClass: Good\n"                            /* 15 */
-	"  codecoapp-msspec:\n"                              /* 16 */
-	"  - serviceName: backend\n"                         /* 17 */
-	"    podspec:\n"                                     /* 18 */
-	"      restartPolicy: OnFailure\n"                   /* 19 */
-	"      nodeSelector:\n"                              /* 20 */
-	"        zone: line-3\n"                             /* 21 */
-	"      containers:\n"                                /* 22 */
-	"      - name: skupper-backend\n"                    /* 23 */
-	"        image: quay.io/skupper/hello-world-backend:latest\n"
-	"        command: [\"/usr/bin/env\"]\n"              /* 25 */
-	"        args: [\"FOO=1\", \"sleep\", \"5\"]\n"      /* 26 */
-	"        workingDir: /tmp\n"                         /* 27 */
-	"        env:\n"                                     /* 28 */
-	"        - name: MODE\n"                             /* 29 */
-	"          value: edge\n"                            /* 30 */
-	"        ports:\n"                                   /* 31 */
-	"        - containerPort: 8080\n"                    /* 32 */
-	"        resources:\n"                               /* 33 */
-	"          limits:\n"                                /* 34 */
-	"            cpu: 250m\n"                            /* 35 */
-	"            memory: 64Mi\n"                         /* 36 */
-	"          requests:\n"                              /* 37 */
-	"            cpu: 100m\n"                            /* 38 */
-	"    serviceChannels:\n"                             /* 39 */
-	"    - channelName: frontend\n"                      /* 40 */
-	"      serviceClass: ASSURED\n"                      /* 41 */
-	"      otherService:\n"                              /* 42 */
-	"        appName: swm\n"                             /* 43 */
-	"        serviceName: front-end\n"                   /* 44 */
-	"        port: 9090\n"                               /* 45 */
-	"      advancedChannelSettings:\n"                   /* 46 */
-	"        minBandwidth: \"5M\"\n"                     /* 47 */
-	"        maxDelay: \"0.2\"\n"                        /* 48 */
-	"        frameSize: \"100\"\n"                       /* 49 */
-	"    - channelName: db\n"                            /* 50 */
-	"      otherService: {appName: swm, serviceName: db, port: 5432}\n"
-	"      advancedChannelSettings: {maxDelay: 50ms, minBandwidth: 100k}\n"
-	"  - serviceName: front-end\n"                       /* 53 */
-	"    podspec:\n"                                     /* 54 */
-	"      containers:\n"                                /* 55 */
-	"      - name: front-end\n"                          /* 56 */
-	"        image: quay.io/skupper/hello-world-frontend\n"
-	"        resources:\n"                               /* 58 */
-	"          requests: {cpu: \"0.5\", memory: 128M}\n" /* 59 */
-	"status:\n"                                          /* 60 */
-	"  status: OK\n";
+    "apiVersion: codeco.he-codeco.eu/v1alpha1\n" /* 1 */
+    "kind: CodecoApp\n"				 /* 2 */
+    "metadata:\n"				 /* 3 */
+    "  name: acm-swm\n"				 /* 4 */
+    "  namespace: he-codeco-acm\n"		 /* 5 */
+    "  annotations:\n"				 /* 6 */
+    "    farnode.io/command.front-end: \"/bin/sh -c 'echo hi; sleep 1'\"\n"
+    "    kubectl.kubernetes.io/last-applied: \"{}\"\n" /* 8 */
+    "spec:\n"					       /* 9 */
+    "  appName: swm\n"				       /* 10 */
+    "  qosClass: Gold\n"			       /* 11 */
+    "  performanceProfile: Greenness\n"		       /* 12 */
+    "  appEnergyLimit: \"20\"\n"		       /* 13 */
+    "  appFailureTolerance: High\n"		       /* 14 */
+    "  securityClass: Good\n"			       /* 15 */
+    "  codecoapp-msspec:\n"			       /* 16 */
+    "  - serviceName: backend\n"		       /* 17 */
+    "    podspec:\n"				       /* 18 */
+    "      restartPolicy: OnFailure\n"		       /* 19 */
+    "      nodeSelector:\n"			       /* 20 */
+    "        zone: line-3\n"			       /* 21 */
+    "      containers:\n"			       /* 22 */
+    "      - name: skupper-backend\n"		       /* 23 */
+    "        image: quay.io/skupper/hello-world-backend:latest\n"
+    "        command: [\"/usr/bin/env\"]\n"	    /* 25 */
+    "        args: [\"FOO=1\", \"sleep\", \"5\"]\n" /* 26 */
+    "        workingDir: /tmp\n"		    /* 27 */
+    "        env:\n"				    /* 28 */
+    "        - name: MODE\n"			    /* 29 */
+    "          value: edge\n"			    /* 30 */
+    "        ports:\n"				    /* 31 */
+    "        - containerPort: 8080\n"		    /* 32 */
+    "        resources:\n"			    /* 33 */
+    "          limits:\n"			    /* 34 */
+    "            cpu: 250m\n"			    /* 35 */
+    "            memory: 64Mi\n"		    /* 36 */
+    "          requests:\n"			    /* 37 */
+    "            cpu: 100m\n"			    /* 38 */
+    "    serviceChannels:\n"			    /* 39 */
+    "    - channelName: frontend\n"		    /* 40 */
+    "      serviceClass: ASSURED\n"		    /* 41 */
+    "      otherService:\n"			    /* 42 */
+    "        appName: swm\n"			    /* 43 */
+    "        serviceName: front-end\n"		    /* 44 */
+    "        port: 9090\n"			    /* 45 */
+    "      advancedChannelSettings:\n"		    /* 46 */
+    "        minBandwidth: \"5M\"\n"		    /* 47 */
+    "        maxDelay: \"0.2\"\n"		    /* 48 */
+    "        frameSize: \"100\"\n"		    /* 49 */
+    "    - channelName: db\n"			    /* 50 */
+    "      otherService: {appName: swm, serviceName: db, port: 5432}\n"
+    "      advancedChannelSettings: {maxDelay: 50ms, minBandwidth: 100k}\n"
+    "  - serviceName: front-end\n" /* 53 */
+    "    podspec:\n"		   /* 54 */
+    "      containers:\n"	   /* 55 */
+    "      - name: front-end\n"	   /* 56 */
+    "        image: quay.io/skupper/hello-world-frontend\n"
+    "        resources:\n"				 /* 58 */
+    "          requests: {cpu: \"0.5\", memory: 128M}\n" /* 59 */
+    "status:\n"						 /* 60 */
+    "  status: OK\n";
 
 static void test_full_mapping(void **state)
 {
@@ -101,9 +101,9 @@ static void test_full_mapping(void **state)
 	assert_int_equal(b->failure_tolerance, FAILTOL_HIGH);
 	assert_int_equal(b->restart, RESTART_ON_FAILURE);
 	assert_int_equal(b->runtime, RUNTIME_PROC);
-	assert_int_equal(b->cpu_milli, 250);    /* limits beat requests */
+	assert_int_equal(b->cpu_milli, 250); /* limits beat requests */
 	assert_true(b->mem_bytes == 64ull << 20);
-	assert_int_equal(b->max_delay_ms, 50);  /* tightest channel */
+	assert_int_equal(b->max_delay_ms, 50);	      /* tightest channel */
 	assert_true(b->min_bandwidth_bps == 5000000); /* largest */
 	assert_int_equal(b->n_locality, 1);
 	assert_string_equal(b->locality[0].key, "zone");
@@ -127,8 +127,7 @@ static void test_full_mapping(void **state)
 }
 
 /* Parse text expected to fail; check the message names file:line. */
-static void expect_fail(const char *yaml, const char *where,
-			const char *what)
+static void expect_fail(const char *yaml, const char *where, const char *what)
 {
 	struct workload_spec w[4];
 	size_t n = 99;
@@ -144,17 +143,17 @@ static void expect_fail(const char *yaml, const char *where,
 	}
 }
 
-#define HEAD                                                   \
-	"apiVersion: codeco.he-codeco.eu/v1alpha1\n"          \
-	"kind: CodecoApp\n"                                   \
-	"metadata:\n"                                         \
-	"  name: app\n"                                       \
-	"spec:\n"                                             \
-	"  codecoapp-msspec:\n"                               \
-	"  - serviceName: s\n"                                \
-	"    podspec:\n"                                      \
-	"      containers:\n"                                 \
-	"      - name: c\n"                                   \
+#define HEAD                                                                   \
+	"apiVersion: codeco.he-codeco.eu/v1alpha1\n"                           \
+	"kind: CodecoApp\n"                                                    \
+	"metadata:\n"                                                          \
+	"  name: app\n"                                                        \
+	"spec:\n"                                                              \
+	"  codecoapp-msspec:\n"                                                \
+	"  - serviceName: s\n"                                                 \
+	"    podspec:\n"                                                       \
+	"      containers:\n"                                                  \
+	"      - name: c\n"                                                    \
 	"        command: [\"true\"]\n"
 /* lines 1..11 */
 
@@ -169,18 +168,18 @@ static void test_errors_have_file_line(void **state)
 			 "          limits:\n"
 			 "            memory: lots\n",
 		    "bad.yaml:14:", "memory");
-	expect_fail(HEAD "        imagePullSecret: x\n", "bad.yaml:12:",
-		    "unknown field 'imagePullSecret'");
+	expect_fail(HEAD "        imagePullSecret: x\n",
+		    "bad.yaml:12:", "unknown field 'imagePullSecret'");
 	expect_fail(HEAD "    serviceChannels:\n"
 			 "    - advancedChannelSettings:\n"
 			 "        maxDelay: soon\n",
 		    "bad.yaml:14:", "maxDelay");
-	expect_fail(HEAD "    serviceChanels: []\n", "bad.yaml:12:",
-		    "unknown field 'serviceChanels'");
-	expect_fail(HEAD "      restartPolicy: Sometimes\n", "bad.yaml:12:",
-		    "Always, OnFailure, Never");
-	expect_fail(HEAD "      nodeSelector: [a]\n", "bad.yaml:12:",
-		    "expected a mapping");
+	expect_fail(HEAD "    serviceChanels: []\n",
+		    "bad.yaml:12:", "unknown field 'serviceChanels'");
+	expect_fail(HEAD "      restartPolicy: Sometimes\n",
+		    "bad.yaml:12:", "Always, OnFailure, Never");
+	expect_fail(HEAD "      nodeSelector: [a]\n",
+		    "bad.yaml:12:", "expected a mapping");
 	/* spec-level */
 	expect_fail("apiVersion: codeco.he-codeco.eu/v1alpha1\n"
 		    "kind: CodecoApp\n"
@@ -189,8 +188,7 @@ static void test_errors_have_file_line(void **state)
 		    "  qosClass: Platinum\n"
 		    "  codecoapp-msspec: []\n",
 		    "bad.yaml:5:", "Gold, Silver, BestEffort");
-	expect_fail("apiVersion: v1\nkind: Pod\n", "bad.yaml:1:",
-		    "apiVersion");
+	expect_fail("apiVersion: v1\nkind: Pod\n", "bad.yaml:1:", "apiVersion");
 	expect_fail("apiVersion: codeco.he-codeco.eu/v1alpha1\n"
 		    "kind: Deployment\n",
 		    "bad.yaml:2:", "kind must be CodecoApp");
@@ -290,9 +288,9 @@ static void test_bounds(void **state)
 	size_t big = MANIFEST_MAX_BYTES + 1;
 	char *buf = malloc(big);
 	memset(buf, '#', big);
-	assert_int_equal(manifest_parse(buf, big, "f", w, 2, &n, err,
-					sizeof(err)),
-			 -EMSGSIZE);
+	assert_int_equal(
+	    manifest_parse(buf, big, "f", w, 2, &n, err, sizeof(err)),
+	    -EMSGSIZE);
 	/* deep nesting */
 	size_t len = 0;
 	for (int i = 0; i < 40; i++) {
@@ -301,20 +299,20 @@ static void test_bounds(void **state)
 	for (int i = 0; i < 40; i++) {
 		buf[len++] = ']';
 	}
-	assert_int_equal(manifest_parse(buf, len, "f", w, 2, &n, err,
-					sizeof(err)),
-			 -EBADMSG);
+	assert_int_equal(
+	    manifest_parse(buf, len, "f", w, 2, &n, err, sizeof(err)),
+	    -EBADMSG);
 	assert_non_null(strstr(err, "nesting"));
 	/* too many nodes */
 	len = (size_t)snprintf(buf, MANIFEST_MAX_BYTES, "[");
 	for (int i = 0; i < 5000; i++) {
-		len += (size_t)snprintf(buf + len, MANIFEST_MAX_BYTES - len,
-					"1,");
+		len +=
+		    (size_t)snprintf(buf + len, MANIFEST_MAX_BYTES - len, "1,");
 	}
 	buf[len++] = ']';
-	assert_int_equal(manifest_parse(buf, len, "f", w, 2, &n, err,
-					sizeof(err)),
-			 -EBADMSG);
+	assert_int_equal(
+	    manifest_parse(buf, len, "f", w, 2, &n, err, sizeof(err)),
+	    -EBADMSG);
 	assert_non_null(strstr(err, "YAML nodes"));
 	free(buf);
 }
@@ -423,8 +421,8 @@ static void test_split_command(void **state)
 	(void)state;
 	char argv[WORKLOAD_ARGV_MAX][WORKLOAD_ARG_MAX];
 	assert_int_equal(manifest_split_command(
-				 "  /bin/sh -c 'echo \"a b\"; x' \"q\\\"z\" e\\ f",
-				 argv, WORKLOAD_ARGV_MAX),
+			     "  /bin/sh -c 'echo \"a b\"; x' \"q\\\"z\" e\\ f",
+			     argv, WORKLOAD_ARGV_MAX),
 			 5);
 	assert_string_equal(argv[0], "/bin/sh");
 	assert_string_equal(argv[2], "echo \"a b\"; x");
@@ -442,12 +440,12 @@ static void test_split_command(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_mapping),
-		cmocka_unit_test(test_errors_have_file_line),
-		cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_oci_and_runtime_annotations),
-		cmocka_unit_test(test_quantities),
-		cmocka_unit_test(test_split_command),
+	    cmocka_unit_test(test_full_mapping),
+	    cmocka_unit_test(test_errors_have_file_line),
+	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_oci_and_runtime_annotations),
+	    cmocka_unit_test(test_quantities),
+	    cmocka_unit_test(test_split_command),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

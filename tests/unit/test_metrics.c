@@ -121,14 +121,12 @@ static void test_stat_bad(void **state)
 	const char *few = "cpu  1 2 3\ncpu0 1 2 3\n";
 	assert_int_equal(metrics_parse_stat(few, strlen(few), &st), -EBADMSG);
 	const char *junk = "cpu  1 2 x 4\n";
-	assert_int_equal(metrics_parse_stat(junk, strlen(junk), &st),
-			 -EBADMSG);
+	assert_int_equal(metrics_parse_stat(junk, strlen(junk), &st), -EBADMSG);
 	const char *glued = "cpu  1 2 3 4abc\n";
 	assert_int_equal(metrics_parse_stat(glued, strlen(glued), &st),
 			 -EBADMSG);
 	const char *none = "intr 1 2 3\nctxt 5\n";
-	assert_int_equal(metrics_parse_stat(none, strlen(none), &st),
-			 -EBADMSG);
+	assert_int_equal(metrics_parse_stat(none, strlen(none), &st), -EBADMSG);
 	assert_int_equal(metrics_parse_stat("", 0, &st), -EBADMSG);
 	const char *big = "cpu  99999999999999999999 0 0 0\n";
 	assert_int_equal(metrics_parse_stat(big, strlen(big), &st), -ERANGE);
@@ -174,9 +172,8 @@ static void test_meminfo_bad(void **state)
 	(void)state;
 	struct metrics_meminfo mi;
 	const char *no_total = "MemFree: 10 kB\nMemAvailable: 20 kB\n";
-	assert_int_equal(
-		metrics_parse_meminfo(no_total, strlen(no_total), &mi),
-		-EBADMSG);
+	assert_int_equal(metrics_parse_meminfo(no_total, strlen(no_total), &mi),
+			 -EBADMSG);
 	const char *unit = "MemTotal: 12 MB\nMemAvailable: 1 kB\n";
 	assert_int_equal(metrics_parse_meminfo(unit, strlen(unit), &mi),
 			 -EBADMSG);
@@ -191,8 +188,8 @@ static void test_meminfo_bad(void **state)
 			 -ERANGE);
 	const char *only_total = "MemTotal: 100 kB\n";
 	assert_int_equal(
-		metrics_parse_meminfo(only_total, strlen(only_total), &mi),
-		-EBADMSG);
+	    metrics_parse_meminfo(only_total, strlen(only_total), &mi),
+	    -EBADMSG);
 }
 
 /* ---- /proc/loadavg ---- */
@@ -209,14 +206,18 @@ static void test_loadavg(void **state)
 	assert_int_equal(la.runnable, 3);
 	assert_int_equal(la.threads, 187);
 
-	const char *bad[] = {"0.42 0.31\n", "0.42 0.31 0.27 2-231 1\n",
-			     "0.42 0.31 0.27 2/231 1", "a b c 1/2 3\n",
-			     "0.42 0.31 -0.27 2/231 1\n", "1. 2 3 1/2 3\n",
-			     "0.1 0.2 0.3 1/ 3\n", ""};
+	const char *bad[] = {"0.42 0.31\n",
+			     "0.42 0.31 0.27 2-231 1\n",
+			     "0.42 0.31 0.27 2/231 1",
+			     "a b c 1/2 3\n",
+			     "0.42 0.31 -0.27 2/231 1\n",
+			     "1. 2 3 1/2 3\n",
+			     "0.1 0.2 0.3 1/ 3\n",
+			     ""};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(
-			metrics_parse_loadavg(bad[i], strlen(bad[i]), &la),
-			-EBADMSG);
+		    metrics_parse_loadavg(bad[i], strlen(bad[i]), &la),
+		    -EBADMSG);
 	}
 }
 
@@ -271,25 +272,22 @@ static void test_netdev_bad_and_many(void **state)
 	assert_int_equal(metrics_parse_netdev(hdr, strlen(hdr), &nd), 0);
 	assert_int_equal(nd.n, 0);
 	len = snprintf(buf, sizeof(buf), "%s  eth0: 1 2 3\n", hdr);
-	assert_int_equal(metrics_parse_netdev(buf, (size_t)len, &nd),
-			 -EBADMSG);
-	len = snprintf(buf, sizeof(buf),
-		       "%s  eth0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", hdr);
-	assert_int_equal(metrics_parse_netdev(buf, (size_t)len, &nd),
-			 -EBADMSG);
+	assert_int_equal(metrics_parse_netdev(buf, (size_t)len, &nd), -EBADMSG);
+	len =
+	    snprintf(buf, sizeof(buf),
+		     "%s  eth0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", hdr);
+	assert_int_equal(metrics_parse_netdev(buf, (size_t)len, &nd), -EBADMSG);
 	len = snprintf(buf, sizeof(buf),
 		       "%s  averyveryverylongname0: 1 2 3 4 5 6 7 8 9 10 11 "
 		       "12 13 14 15 16\n",
 		       hdr);
-	assert_int_equal(metrics_parse_netdev(buf, (size_t)len, &nd),
-			 -EBADMSG);
+	assert_int_equal(metrics_parse_netdev(buf, (size_t)len, &nd), -EBADMSG);
 	const char *nohdr = "  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n";
 	assert_int_equal(metrics_parse_netdev(nohdr, strlen(nohdr), &nd),
 			 -EBADMSG);
 	/* truncated mid-line */
 	len = snprintf(buf, sizeof(buf), "%s  eth0: 1 2 3 4 5 6", hdr);
-	assert_int_equal(metrics_parse_netdev(buf, (size_t)len, &nd),
-			 -EBADMSG);
+	assert_int_equal(metrics_parse_netdev(buf, (size_t)len, &nd), -EBADMSG);
 
 	/* more interfaces than kept: the first METRICS_NETIFS_MAX remain */
 	len = snprintf(buf, sizeof(buf), "%s", hdr);
@@ -328,8 +326,8 @@ static void test_parse_int(void **state)
 static void test_cpu_busy_and_reset(void **state)
 {
 	(void)state;
-	struct metrics_cpu_times a = {.user = 100, .system = 50, .idle = 800,
-				      .iowait = 50};
+	struct metrics_cpu_times a = {
+	    .user = 100, .system = 50, .idle = 800, .iowait = 50};
 	struct metrics_cpu_times b = a;
 	double busy = -1;
 	b.user += 30;
@@ -368,8 +366,7 @@ static void test_power_model(void **state)
 {
 	(void)state;
 	assert_true(fabs(metrics_power_model(2.0, 1.5, 0.5, 4) - 5.0) < 1e-12);
-	assert_true(fabs(metrics_power_model(2.0, 1.5, -1.0, 4) - 2.0) <
-		    1e-12);
+	assert_true(fabs(metrics_power_model(2.0, 1.5, -1.0, 4) - 2.0) < 1e-12);
 	assert_true(fabs(metrics_power_model(2.0, 1.5, 7.0, 2) - 5.0) < 1e-12);
 	assert_true(fabs(metrics_power_model(2.0, 1.5, NAN, 2) - 2.0) < 1e-12);
 }
@@ -380,14 +377,15 @@ static void test_sampler_x86_model(void **state)
 {
 	(void)state;
 	char *root = copy_tree("x86_64");
-	struct metrics_config cfg = {.root = root, .idle_watts = 3.0,
-				     .watts_per_core = 2.0};
+	struct metrics_config cfg = {
+	    .root = root, .idle_watts = 3.0, .watts_per_core = 2.0};
 	struct metrics_sampler *s = metrics_sampler_new(&cfg);
 	struct metrics_sample m;
 	assert_non_null(s);
-	put(root, "proc/stat", "cpu  1000 0 0 9000 0 0 0 0 0 0\n"
-			       "cpu0 500 0 0 4500 0 0 0 0 0 0\n"
-			       "cpu1 500 0 0 4500 0 0 0 0 0 0\n");
+	put(root, "proc/stat",
+	    "cpu  1000 0 0 9000 0 0 0 0 0 0\n"
+	    "cpu0 500 0 0 4500 0 0 0 0 0 0\n"
+	    "cpu1 500 0 0 4500 0 0 0 0 0 0\n");
 	assert_int_equal(metrics_sampler_tick(s, 1000, &m), 0);
 	assert_true(m.cpu_busy < 0);
 	assert_int_equal(m.cpu_cores, 2);
@@ -397,9 +395,10 @@ static void test_sampler_x86_model(void **state)
 	assert_int_equal(m.thermal_zones, 0);
 	assert_int_equal(m.errors, 0);
 
-	put(root, "proc/stat", "cpu  1100 0 0 9300 0 0 0 0 0 0\n"
-			       "cpu0 550 0 0 4650 0 0 0 0 0 0\n"
-			       "cpu1 550 0 0 4650 0 0 0 0 0 0\n");
+	put(root, "proc/stat",
+	    "cpu  1100 0 0 9300 0 0 0 0 0 0\n"
+	    "cpu0 550 0 0 4650 0 0 0 0 0 0\n"
+	    "cpu1 550 0 0 4650 0 0 0 0 0 0\n");
 	assert_int_equal(metrics_sampler_tick(s, 2000, &m), 0);
 	assert_true(fabs(m.cpu_busy - 0.25) < 1e-9);
 	assert_true(fabs(m.power_watts - (3.0 + 2.0 * 0.25 * 2)) < 1e-9);
@@ -407,15 +406,17 @@ static void test_sampler_x86_model(void **state)
 	/* garbage /proc/stat: clear error, the baseline is kept */
 	put(root, "proc/stat", "cpu  garbage\n");
 	assert_int_equal(metrics_sampler_tick(s, 3000, &m), -EBADMSG);
-	put(root, "proc/stat", "cpu  1300 0 0 9400 0 0 0 0 0 0\n"
-			       "cpu0 650 0 0 4700 0 0 0 0 0 0\n"
-			       "cpu1 650 0 0 4700 0 0 0 0 0 0\n");
+	put(root, "proc/stat",
+	    "cpu  1300 0 0 9400 0 0 0 0 0 0\n"
+	    "cpu0 650 0 0 4700 0 0 0 0 0 0\n"
+	    "cpu1 650 0 0 4700 0 0 0 0 0 0\n");
 	assert_int_equal(metrics_sampler_tick(s, 4000, &m), 0);
 	assert_true(fabs(m.cpu_busy - 200.0 / 300.0) < 1e-9);
 
 	/* counters reset (e.g. a snapshot restored): no bogus figure */
-	put(root, "proc/stat", "cpu  10 0 0 10 0 0 0 0 0 0\n"
-			       "cpu0 5 0 0 5 0 0 0 0 0 0\n");
+	put(root, "proc/stat",
+	    "cpu  10 0 0 10 0 0 0 0 0 0\n"
+	    "cpu0 5 0 0 5 0 0 0 0 0 0\n");
 	assert_int_equal(metrics_sampler_tick(s, 5000, &m), 0);
 	assert_true(m.cpu_busy < 0);
 	assert_int_equal(m.cpu_cores, 1);
@@ -433,8 +434,8 @@ static void test_sampler_rpi4_thermal(void **state)
 {
 	(void)state;
 	char *root = copy_tree("aarch64-rpi4");
-	struct metrics_config cfg = {.root = root, .idle_watts = 2.7,
-				     .watts_per_core = 0.9};
+	struct metrics_config cfg = {
+	    .root = root, .idle_watts = 2.7, .watts_per_core = 0.9};
 	struct metrics_sampler *s = metrics_sampler_new(&cfg);
 	struct metrics_sample m;
 	assert_int_equal(metrics_sampler_tick(s, 10000, &m), 0);
@@ -459,8 +460,8 @@ static void test_sampler_armhf_hwmon_and_wrap(void **state)
 {
 	(void)state;
 	char *root = copy_tree("armhf-rpi3-ina219");
-	struct metrics_config cfg = {.root = root, .idle_watts = 1.4,
-				     .watts_per_core = 0.6};
+	struct metrics_config cfg = {
+	    .root = root, .idle_watts = 1.4, .watts_per_core = 0.6};
 	struct metrics_sampler *s = metrics_sampler_new(&cfg);
 	struct metrics_sample m;
 	assert_int_equal(metrics_sampler_tick(s, 1000, &m), 0);
@@ -495,8 +496,8 @@ static void test_sampler_rapl(void **state)
 {
 	(void)state;
 	char *root = copy_tree("x86_64-rapl");
-	struct metrics_config cfg = {.root = root, .idle_watts = 20.0,
-				     .watts_per_core = 8.0};
+	struct metrics_config cfg = {
+	    .root = root, .idle_watts = 20.0, .watts_per_core = 8.0};
 	struct metrics_sampler *s = metrics_sampler_new(&cfg);
 	struct metrics_sample m;
 	assert_int_equal(metrics_sampler_tick(s, 1000, &m), 0);
@@ -506,8 +507,7 @@ static void test_sampler_rapl(void **state)
 	/* package counter wraps at max_energy_range_uj; the core sub-zone
 	   moves too but is inside the package and must not be added */
 	put(root, "sys/class/powercap/intel-rapl:0/energy_uj", "1000000\n");
-	put(root, "sys/class/powercap/intel-rapl:0:0/energy_uj",
-	    "90000000\n");
+	put(root, "sys/class/powercap/intel-rapl:0:0/energy_uj", "90000000\n");
 	assert_int_equal(metrics_sampler_tick(s, 2000, &m), 0);
 	assert_int_equal(m.power_source, POWER_RAPL);
 	assert_true(fabs(m.power_watts - 1.32885) < 1e-9);
@@ -521,8 +521,8 @@ static void test_sampler_rapl(void **state)
 static void test_sampler_live_root(void **state)
 {
 	(void)state;
-	struct metrics_config cfg = {.root = "/", .idle_watts = 3.0,
-				     .watts_per_core = 2.0};
+	struct metrics_config cfg = {
+	    .root = "/", .idle_watts = 3.0, .watts_per_core = 2.0};
 	struct metrics_sampler *s = metrics_sampler_new(&cfg);
 	struct metrics_sample m;
 	assert_int_equal(metrics_sampler_tick(s, 1, &m), 0);
@@ -545,13 +545,13 @@ static void test_apply_thresholds(void **state)
 	(void)state;
 	struct node_state st = {.temperature_c = -1000.0};
 	struct metrics_sample m = {
-		.cpu_busy = 0.5,
-		.cpu_cores = 4,
-		.mem_total_bytes = 1000000,
-		.mem_available_bytes = 500000,
-		.power_watts = 5.0,
-		.temperature_c = 50.0,
-		.thermal_zones = 1,
+	    .cpu_busy = 0.5,
+	    .cpu_cores = 4,
+	    .mem_total_bytes = 1000000,
+	    .mem_available_bytes = 500000,
+	    .power_watts = 5.0,
+	    .temperature_c = 50.0,
+	    .thermal_zones = 1,
 	};
 	assert_true(metrics_apply(&m, &st));
 	assert_true(st.version == 1);
@@ -582,24 +582,24 @@ static void test_apply_thresholds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stat_captured_x86),
-		cmocka_unit_test(test_stat_arm),
-		cmocka_unit_test(test_stat_bad),
-		cmocka_unit_test(test_meminfo),
-		cmocka_unit_test(test_meminfo_bad),
-		cmocka_unit_test(test_loadavg),
-		cmocka_unit_test(test_netdev),
-		cmocka_unit_test(test_netdev_bad_and_many),
-		cmocka_unit_test(test_parse_int),
-		cmocka_unit_test(test_cpu_busy_and_reset),
-		cmocka_unit_test(test_counter_delta),
-		cmocka_unit_test(test_power_model),
-		cmocka_unit_test(test_sampler_x86_model),
-		cmocka_unit_test(test_sampler_rpi4_thermal),
-		cmocka_unit_test(test_sampler_armhf_hwmon_and_wrap),
-		cmocka_unit_test(test_sampler_rapl),
-		cmocka_unit_test(test_sampler_live_root),
-		cmocka_unit_test(test_apply_thresholds),
+	    cmocka_unit_test(test_stat_captured_x86),
+	    cmocka_unit_test(test_stat_arm),
+	    cmocka_unit_test(test_stat_bad),
+	    cmocka_unit_test(test_meminfo),
+	    cmocka_unit_test(test_meminfo_bad),
+	    cmocka_unit_test(test_loadavg),
+	    cmocka_unit_test(test_netdev),
+	    cmocka_unit_test(test_netdev_bad_and_many),
+	    cmocka_unit_test(test_parse_int),
+	    cmocka_unit_test(test_cpu_busy_and_reset),
+	    cmocka_unit_test(test_counter_delta),
+	    cmocka_unit_test(test_power_model),
+	    cmocka_unit_test(test_sampler_x86_model),
+	    cmocka_unit_test(test_sampler_rpi4_thermal),
+	    cmocka_unit_test(test_sampler_armhf_hwmon_and_wrap),
+	    cmocka_unit_test(test_sampler_rapl),
+	    cmocka_unit_test(test_sampler_live_root),
+	    cmocka_unit_test(test_apply_thresholds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

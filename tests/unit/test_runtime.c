@@ -47,9 +47,8 @@ static void tick_cb(uv_timer_t *t)
 static void open_rt(void)
 {
 	char err[256];
-	assert_int_equal(runtime_new(&F.loop, F.store, &F.cfg, &F.rt, err,
-				     sizeof(err)),
-			 0);
+	assert_int_equal(
+	    runtime_new(&F.loop, F.store, &F.cfg, &F.rt, err, sizeof(err)), 0);
 	assert_true(runtime_resume(F.rt) >= 0);
 }
 
@@ -141,9 +140,9 @@ static bool wait_phase(const char *id, int phase, int timeout_ms)
 			if (phase >= 0 && (int)st.phase == phase) {
 				return true;
 			}
-			if (phase < 0 && (st.phase == WL_EXITED ||
-					  st.phase == WL_FAILED ||
-					  st.phase == WL_STOPPED)) {
+			if (phase < 0 &&
+			    (st.phase == WL_EXITED || st.phase == WL_FAILED ||
+			     st.phase == WL_STOPPED)) {
 				return true;
 			}
 		}
@@ -220,9 +219,9 @@ static int db_rows(const char *where)
 	char sql[256];
 	sqlite3_stmt *st;
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM workloads %s", where);
-	assert_int_equal(sqlite3_prepare_v2(store_db(F.store), sql, -1, &st,
-					    NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(store_db(F.store), sql, -1, &st, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	int n = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
@@ -262,14 +261,12 @@ static void test_pure_helpers(void **state)
 			   "0 0 0 1 2 0 0 20 0 1 0 987654 123 456\n";
 	uint64_t ticks = 0;
 	char st = 0;
-	assert_int_equal(runtime_parse_proc_stat(stat, strlen(stat), &ticks,
-						 &st),
-			 0);
+	assert_int_equal(
+	    runtime_parse_proc_stat(stat, strlen(stat), &ticks, &st), 0);
 	assert_true(ticks == 987654);
 	assert_int_equal(st, 'S');
 	const char *cut = "4242 (x) S 1 4242 4242 0 -1";
-	assert_int_equal(runtime_parse_proc_stat(cut, strlen(cut), &ticks,
-						 &st),
+	assert_int_equal(runtime_parse_proc_stat(cut, strlen(cut), &ticks, &st),
 			 -EBADMSG);
 	assert_int_equal(runtime_parse_proc_stat("garbage", 7, &ticks, &st),
 			 -EBADMSG);
@@ -306,18 +303,17 @@ static void test_spec_codec(void **state)
 	assert_int_equal(runtime_spec_encode(&s, buf, 40), -EMSGSIZE);
 	/* damage: unknown key, bad number, missing newline, bad escape */
 	const char *bad[] = {
-		"farnode-spec 1\nid x\nbogus 1\n",
-		"farnode-spec 1\nid x\ncpu -5\n",
-		"farnode-spec 1\nid x",
-		"farnode-spec 1\nid x\\q\n",
-		"farnode-spec 2\nid x\n",
-		"farnode-spec 1\nname x\n",
-		"farnode-spec 1\nid x\nfailtol 9\n",
+	    "farnode-spec 1\nid x\nbogus 1\n",
+	    "farnode-spec 1\nid x\ncpu -5\n",
+	    "farnode-spec 1\nid x",
+	    "farnode-spec 1\nid x\\q\n",
+	    "farnode-spec 2\nid x\n",
+	    "farnode-spec 1\nname x\n",
+	    "farnode-spec 1\nid x\nfailtol 9\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(runtime_spec_decode(bad[i], strlen(bad[i]),
-						     &d),
-				 -EBADMSG);
+		assert_int_equal(
+		    runtime_spec_decode(bad[i], strlen(bad[i]), &d), -EBADMSG);
 	}
 }
 
@@ -404,11 +400,10 @@ static void test_exit_reasons(void **state)
 	assert_non_null(strstr(status_of("sig").reason, "signal 9"));
 	assert_int_equal(status_of("sig").exit_code, -9);
 	assert_non_null(
-		strstr(status_of("missing").reason, "executable not found"));
+	    strstr(status_of("missing").reason, "executable not found"));
 	assert_non_null(
-		strstr(status_of("noperm").reason, "permission denied"));
-	assert_non_null(
-		strstr(status_of("badcwd").reason, "No such file"));
+	    strstr(status_of("noperm").reason, "permission denied"));
+	assert_non_null(strstr(status_of("badcwd").reason, "No such file"));
 	/* invalid specs never get a row */
 	spec_cmd(&s, "", RESTART_NEVER, 1, "true");
 	char why[128];
@@ -437,8 +432,8 @@ static void test_restart_on_failure_backoff(void **state)
 	struct workload_status st = status_of("flaky");
 	assert_true(st.restarts >= 5);
 	assert_true(wait_phase("flaky", WL_FAILED, 1000));
-	assert_non_null(strstr(status_of("flaky").reason,
-			       "restart in 80 ms")); /* capped */
+	assert_non_null(
+	    strstr(status_of("flaky").reason, "restart in 80 ms")); /* capped */
 	/* success ends on-failure restarts */
 	spec_cmd(&s, "once", RESTART_ON_FAILURE, 1, "true");
 	create_ok(&s);
@@ -477,9 +472,10 @@ static void test_env_cwd_logs(void **state)
 	(void)state;
 	struct workload_spec s;
 	char buf[4096];
-	spec_cmd(&s, "envy", RESTART_NEVER, 3, "sh", "-c",
-		 "echo \"out:$FOO:$(pwd):$FARNODE_WORKLOAD_ID:${SECRET-unset}\";"
-		 " echo err >&2");
+	spec_cmd(
+	    &s, "envy", RESTART_NEVER, 3, "sh", "-c",
+	    "echo \"out:$FOO:$(pwd):$FARNODE_WORKLOAD_ID:${SECRET-unset}\";"
+	    " echo err >&2");
 	s.envc = 1;
 	snprintf(s.env[0], sizeof(s.env[0]), "FOO=bar baz");
 	snprintf(s.cwd, sizeof(s.cwd), "%s", F.dir);
@@ -613,8 +609,7 @@ static void test_admission(void **state)
 static void set_row(const char *sql)
 {
 	char *err = NULL;
-	assert_int_equal(sqlite3_exec(store_db(F.store), sql, NULL, NULL,
-				      &err),
+	assert_int_equal(sqlite3_exec(store_db(F.store), sql, NULL, NULL, &err),
 			 SQLITE_OK);
 }
 
@@ -754,7 +749,8 @@ static int count_zombie_children(void)
 		char *rp = strrchr(buf, ')');
 		char state;
 		int ppid;
-		if (rp != NULL && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 &&
+		if (rp != NULL &&
+		    sscanf(rp + 1, " %c %d", &state, &ppid) == 2 &&
 		    state == 'Z' && ppid == (int)getpid()) {
 			n++;
 		}
@@ -819,7 +815,6 @@ static void test_max_workloads(void **state)
 	assert_true(wait_phase("a", -1, 2000));
 	assert_true(wait_phase("b", -1, 2000));
 }
-
 
 /* ---- cgroups ---- */
 
@@ -960,36 +955,31 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pure_helpers),
-		cmocka_unit_test(test_spec_codec),
-		cmocka_unit_test_setup_teardown(test_start_stop, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_stop_escalates_to_sigkill,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exit_reasons, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_restart_on_failure_backoff,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_restart_always, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_env_cwd_logs, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_log_rotation, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_admission, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_adopt_after_restart, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_recycled_pid_not_adopted,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reboot_restarts_desired,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_churn_no_leaks, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_max_workloads, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_cgroup_leaf_and_limits,
-						setup, teardown),
+	    cmocka_unit_test(test_pure_helpers),
+	    cmocka_unit_test(test_spec_codec),
+	    cmocka_unit_test_setup_teardown(test_start_stop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_escalates_to_sigkill,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exit_reasons, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_on_failure_backoff,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_always, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_env_cwd_logs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_log_rotation, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_adopt_after_restart, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_recycled_pid_not_adopted,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reboot_restarts_desired, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_churn_no_leaks, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_max_workloads, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_cgroup_leaf_and_limits, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,36 +29,36 @@
 #include "store.h"
 
 static const char fake_crun[] =
-	"#!/bin/sh\n"
-	"# stand-in for crun: --root DIR VERB [ARGS] ID\n"
-	"root=''\n"
-	"while [ $# -gt 0 ]; do case \"$1\" in\n"
-	"  --root) root=$2; shift 2;;\n"
-	"  *) break;; esac; done\n"
-	"verb=$1; shift\n"
-	"echo \"$verb $*\" >> \"$root/calls.log\"\n"
-	"case \"$verb\" in\n"
-	"create)\n"
-	"  bundle=''; pidfile=''\n"
-	"  while [ $# -gt 1 ]; do case \"$1\" in\n"
-	"    --bundle) bundle=$2; shift 2;;\n"
-	"    --pid-file) pidfile=$2; shift 2;;\n"
-	"    *) shift;; esac; done\n"
-	"  id=$1\n"
-	"  [ -f \"$bundle/config.json\" ] || { echo 'no config.json' >&2; "
-	"exit 1; }\n"
-	"  [ -e \"$bundle/fail-create\" ] && { echo 'create failed' >&2; "
-	"exit 1; }\n"
-	"  mkdir -p \"$root/$id\"\n"
-	"  setsid sh -c 'while [ ! -e \"$0/started\" ]; do sleep 0.01; done; "
-	"exec sh \"$1/cmd\"' \"$root/$id\" \"$bundle\" </dev/null &\n"
-	"  echo $! > \"$pidfile\"; echo $! > \"$root/$id/pid\"\n"
-	"  exit 0;;\n"
-	"start) touch \"$root/$1/started\";;\n"
-	"kill) kill -\"${2:-15}\" \"$(cat \"$root/$1/pid\")\";;\n"
-	"delete) [ \"$1\" = -f ] && shift; rm -rf \"$root/$1\";;\n"
-	"*) echo \"unknown verb $verb\" >&2; exit 2;;\n"
-	"esac\n";
+    "#!/bin/sh\n"
+    "# stand-in for crun: --root DIR VERB [ARGS] ID\n"
+    "root=''\n"
+    "while [ $# -gt 0 ]; do case \"$1\" in\n"
+    "  --root) root=$2; shift 2;;\n"
+    "  *) break;; esac; done\n"
+    "verb=$1; shift\n"
+    "echo \"$verb $*\" >> \"$root/calls.log\"\n"
+    "case \"$verb\" in\n"
+    "create)\n"
+    "  bundle=''; pidfile=''\n"
+    "  while [ $# -gt 1 ]; do case \"$1\" in\n"
+    "    --bundle) bundle=$2; shift 2;;\n"
+    "    --pid-file) pidfile=$2; shift 2;;\n"
+    "    *) shift;; esac; done\n"
+    "  id=$1\n"
+    "  [ -f \"$bundle/config.json\" ] || { echo 'no config.json' >&2; "
+    "exit 1; }\n"
+    "  [ -e \"$bundle/fail-create\" ] && { echo 'create failed' >&2; "
+    "exit 1; }\n"
+    "  mkdir -p \"$root/$id\"\n"
+    "  setsid sh -c 'while [ ! -e \"$0/started\" ]; do sleep 0.01; done; "
+    "exec sh \"$1/cmd\"' \"$root/$id\" \"$bundle\" </dev/null &\n"
+    "  echo $! > \"$pidfile\"; echo $! > \"$root/$id/pid\"\n"
+    "  exit 0;;\n"
+    "start) touch \"$root/$1/started\";;\n"
+    "kill) kill -\"${2:-15}\" \"$(cat \"$root/$1/pid\")\";;\n"
+    "delete) [ \"$1\" = -f ] && shift; rm -rf \"$root/$1\";;\n"
+    "*) echo \"unknown verb $verb\" >&2; exit 2;;\n"
+    "esac\n";
 
 struct fx {
 	char dir[64];
@@ -109,9 +109,8 @@ static int setup(void **state)
 	F.cfg.stop_timeout_ms = 2000;
 	F.cfg.check_interval_ms = 50;
 	log_set_level(LOG_LVL_ERROR);
-	assert_int_equal(runtime_new(&F.loop, F.store, &F.cfg, &F.rt, err,
-				     sizeof(err)),
-			 0);
+	assert_int_equal(
+	    runtime_new(&F.loop, F.store, &F.cfg, &F.rt, err, sizeof(err)), 0);
 	assert_true(runtime_resume(F.rt) >= 0);
 	return 0;
 }
@@ -158,7 +157,8 @@ static bool wait_phase(const char *id, enum workload_phase phase,
 	uint64_t end = uv_now(&F.loop) + (uint64_t)timeout_ms;
 	struct workload_status st;
 	while (uv_now(&F.loop) < end) {
-		if (runtime_get(F.rt, id, NULL, &st) == 0 && st.phase == phase) {
+		if (runtime_get(F.rt, id, NULL, &st) == 0 &&
+		    st.phase == phase) {
 			return true;
 		}
 		uv_run(&F.loop, UV_RUN_ONCE);
@@ -287,9 +287,8 @@ static void test_fake_crun_failures(void **state)
 	uv_run(&F.loop, UV_RUN_NOWAIT);
 	char err[256];
 	F.cfg.crun_path = "/nonexistent/crun";
-	assert_int_equal(runtime_new(&F.loop, F.store, &F.cfg, &F.rt, err,
-				     sizeof(err)),
-			 0);
+	assert_int_equal(
+	    runtime_new(&F.loop, F.store, &F.cfg, &F.rt, err, sizeof(err)), 0);
 	assert_true(runtime_resume(F.rt) >= 0);
 	make_bundle("nocrun", "exec sleep 30\n", bundle, sizeof(bundle));
 	oci_spec(&s, "nocrun", bundle, RESTART_NEVER);
@@ -347,9 +346,8 @@ static void test_real_crun(void **state)
 	uv_run(&F.loop, UV_RUN_NOWAIT);
 	char err[256];
 	F.cfg.crun_path = NULL;
-	assert_int_equal(runtime_new(&F.loop, F.store, &F.cfg, &F.rt, err,
-				     sizeof(err)),
-			 0);
+	assert_int_equal(
+	    runtime_new(&F.loop, F.store, &F.cfg, &F.rt, err, sizeof(err)), 0);
 	oci_spec(&s, "real", bundle, RESTART_NEVER);
 	assert_int_equal(runtime_create(F.rt, &s, w2, sizeof(w2)), 0);
 	assert_true(wait_phase("real", WL_RUNNING, 10000));
@@ -360,12 +358,11 @@ static void test_real_crun(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_fake_crun_lifecycle, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_fake_crun_failures, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_real_crun, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_fake_crun_lifecycle, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_fake_crun_failures, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_real_crun, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
