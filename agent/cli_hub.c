@@ -672,10 +672,10 @@ static int on_watch_msg(void *ud, const char *topic, size_t tlen,
 			node_id_format(&b.node, id);
 			printf("%s partition=%s node=%s generation=%" PRIu64
 			       " policy=%" PRIu64 " desired=%" PRIu64
-			       " version=%s%s\n",
+			       " version=%s time=%" PRIu64 "%s\n",
 			       b.online ? "birth" : "death", part, id,
 			       b.generation, b.policy_version,
-			       b.desired_version, b.version,
+			       b.desired_version, b.version, b.time_ms,
 			       retained ? " (retained)" : "");
 		}
 	} else if (strcmp(leaf, "events") == 0 ||
