@@ -529,7 +529,18 @@ static void on_alive(struct swim *s, const struct swim_update *u,
 		m->incarnation = u->incarnation;
 		set_name(m, u->name);
 		swim__set_status(s, m, SWIM_ALIVE, now_ms);
-		swim__queue_member(s, m);
+		/* a member learned from a full-state exchange (other than a
+		 * join) is passed on once, with low priority: full
+		 * re-gossip of every row of every push-pull would make a join
+		 * storm cost O(n^2 log n) datagrams, none at all lets the
+		 * epidemics of early joiners (who knew few members and had
+		 * small budgets) die out short of everyone */
+		if (s->importing) {
+			m->quiet = true;
+			swim__queue_hint(s, m);
+		} else {
+			swim__queue_member(s, m);
+		}
 		swim__emit(s, SWIM_EV_JOIN, m);
 		return;
 	}
@@ -538,6 +549,19 @@ static void on_alive(struct swim *s, const struct swim_update *u,
 			s->stats.drop_impersonation++;
 		} else if (u->incarnation < m->incarnation) {
 			note_stale(s, &u->id);
+		} else {
+			if (m->name == NULL && set_name(m, u->name) > 0) {
+				/* learned by direct contact, name comes later */
+				swim__emit(s, SWIM_EV_UPDATE, m);
+			}
+			if (m->quiet && !s->importing &&
+			    m->status == SWIM_ALIVE) {
+				/* first time its announcement passes by: relay
+				 * it like news, so its epidemic is not starved
+				 * by nodes that learned it from a push-pull */
+				m->quiet = false;
+				swim__queue_member(s, m);
+			}
 		}
 		return;
 	}
@@ -720,6 +744,20 @@ int swim_recv(struct swim *s, const struct swim_addr *from,
 	if (rc < 0) {
 		s->stats.drop_malformed++;
 		return rc;
+	}
+	if (sender == NULL && !s->leaving) {
+		/* direct contact from a member we never heard of: it is alive
+		 * at the address it sends from (the datagram was sealed with
+		 * the cluster key). Gossip it, as news. */
+		struct swim_update a;
+		memset(&a, 0, offsetof(struct swim_update, state));
+		a.kind = SWIM_UPD_ALIVE;
+		a.id = env.sender;
+		a.incarnation = env.incarnation;
+		a.has_addr = true;
+		a.addr = *from;
+		on_alive(s, &a, now_ms);
+		sender = swim__find(s, &env.sender);
 	}
 	if (sender != NULL) {
 		sender->last_heard_ms = now_ms;
@@ -985,6 +1023,8 @@ int swim_pushpull_import(struct swim *s, const uint8_t *buf, size_t len,
 	if (is_join != NULL) {
 		*is_join = pp.join;
 	}
+	/* a joiner's rows are news to spread; other exchanges only repair */
+	s->importing = !pp.join;
 	for (size_t i = 0; i < pp.n_members; i++) {
 		if (wire_swim_pp_member(&pp, i, u) < 0) {
 			s->stats.drop_bad_update++;
@@ -1014,6 +1054,7 @@ int swim_pushpull_import(struct swim *s, const uint8_t *buf, size_t len,
 			on_state(s, u);
 		}
 	}
+	s->importing = false;
 	free(u);
 	wire_swim_pp_fini_decoded(&pp);
 	refresh_deadline(s);

@@ -14,8 +14,12 @@
 #include "log.h"
 #include "swim_int.h"
 
-/* Walk at most this many queued updates when filling one datagram. */
+/* Walk at most this many queued updates when filling one datagram, and
+ * stop after MISS_MAX that did not fit or when less than MIN_ITEM (the
+ * smallest encoded update: kind, id, incarnation) is left. */
 #define SCAN_MAX 512
+#define MISS_MAX 8
+#define MIN_ITEM 22
 
 static void unlink_bcast(struct swim *s, struct swim_bcast *b)
 {
@@ -95,6 +99,19 @@ void swim__queue_member(struct swim *s, struct swim_member *m)
 	swim__queue(s, m, 0, &u);
 }
 
+void swim__queue_hint(struct swim *s, struct swim_member *m)
+{
+	swim__queue_member(s, m);
+	struct swim_bcast *b = m->bc[0];
+	if (b == NULL) {
+		return;
+	}
+	/* one transmission left, taken only where fresher news leave room */
+	unlink_bcast(s, b);
+	b->transmits = swim__retransmit_limit(s) - 1;
+	link_bcast(s, b);
+}
+
 void swim__drop_bcasts(struct swim *s, struct swim_member *m)
 {
 	for (int i = 0; i < 2; i++) {
@@ -155,14 +172,17 @@ void swim__send(struct swim *s, const struct swim_addr *to,
 		}
 	}
 	uint32_t limit = swim__retransmit_limit(s);
-	size_t scanned = 0;
-	for (uint32_t t = 0; t < limit && n_items < SWIM_UPDATES_MAX; t++) {
+	size_t scanned = 0, misses = 0;
+	for (uint32_t t = 0; t < limit && n_items < SWIM_UPDATES_MAX &&
+			     budget - used >= MIN_ITEM && misses < MISS_MAX;
+	     t++) {
 		for (struct swim_bcast *b = s->q[t];
 		     b != NULL && n_items < SWIM_UPDATES_MAX &&
-		     scanned < SCAN_MAX;
+		     scanned < SCAN_MAX && misses < MISS_MAX;
 		     b = b->next, scanned++) {
 			size_t cost = wire_swim_item_cost(b->len);
 			if (used + cost > budget) {
+				misses++;
 				continue;
 			}
 			picked[n_items - n_first] = b;

@@ -42,6 +42,7 @@ struct swim_member {
 	struct swim_addr addr;
 	uint8_t status;       /* enum swim_status */
 	bool in_watch;        /* listed in swim.watch */
+	bool quiet;           /* learned by push-pull, not yet relayed */
 	uint64_t incarnation;
 	uint64_t state_change_ms;
 	uint64_t last_heard_ms;
@@ -83,6 +84,7 @@ struct swim {
 	struct rng rng;
 	struct swim_member self;
 	bool leaving;
+	bool importing; /* inside swim_pushpull_import() */
 
 	struct swim_member **members; /* probe order; shuffled per round */
 	size_t n_members;
@@ -142,6 +144,8 @@ size_t swim__cluster_size(const struct swim *s);
 void swim__queue(struct swim *s, struct swim_member *m, uint8_t slot,
 		 const struct swim_update *u);
 void swim__queue_member(struct swim *s, struct swim_member *m);
+/* Queue m's membership update for a single, low-priority transmission. */
+void swim__queue_hint(struct swim *s, struct swim_member *m);
 void swim__drop_bcasts(struct swim *s, struct swim_member *m);
 uint32_t swim__retransmit_limit(const struct swim *s);
 /* Send head to `to` with piggybacked updates; `first` (may be NULL) is

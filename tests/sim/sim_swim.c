@@ -367,7 +367,9 @@ static void sim_boot(struct sim *S)
 	for (uint32_t i = 0; i < S->n; i++) {
 		node_start(S, i, 1);
 	}
+	/* joins one after the other, 2 ms apart (a TCP exchange each) */
 	for (uint32_t i = 1; i < S->n; i++) {
+		sim_run(S, simnet_now(S->net) + 2);
 		push_pull(S, i, 0, true);
 	}
 }
@@ -383,6 +385,36 @@ static bool run_converge(struct sim *S, uint64_t limit, uint64_t step_ms,
 		if (all_see_all(S)) {
 			*at = t;
 			return true;
+		}
+		if (getenv("SIM_DEBUG") && (t / 100) % 10 == 0) {
+			uint32_t lo = UINT32_MAX, hi = 0;
+			uint64_t sum = 0;
+			for (uint32_t i = 0; i < S->n; i++) {
+				uint32_t c = (uint32_t)swim_live_count(
+					S->nodes[i].core);
+				lo = c < lo ? c : lo;
+				hi = c > hi ? c : hi;
+				sum += c;
+			}
+			fprintf(stderr, "t=%" PRIu64 " live min %u avg %.1f max %u\n",
+				t, lo, (double)sum / S->n, hi);
+			if (t / 1000 == 10) {
+				for (uint32_t j = 0; j < S->n; j++) {
+					uint32_t knowers = 0;
+					for (uint32_t i = 0; i < S->n; i++) {
+						struct swim_member_info mi;
+						knowers += i == j || swim_member_find(S->nodes[i].core, &S->nodes[j].id, &mi) == 0;
+					}
+					if (knowers < S->n) {
+						fprintf(stderr, "  node %u known by %u; its live %zu; unknown to:", j, knowers, swim_live_count(S->nodes[j].core));
+						for (uint32_t i = 0; i < S->n; i++) {
+							struct swim_member_info mi;
+							if (i != j && swim_member_find(S->nodes[i].core, &S->nodes[j].id, &mi) != 0) fprintf(stderr, " %u", i);
+						}
+						fprintf(stderr, "\n");
+					}
+				}
+			}
 		}
 	}
 	return false;
@@ -647,10 +679,11 @@ static void bench(uint32_t n)
 	double wall = (double)(w1.tv_sec - w0.tv_sec) +
 		      (double)(w1.tv_nsec - w0.tv_nsec) / 1e9;
 	printf("n=%u converge: %s after %.1f s simulated (%.0f gossip rounds,"
-	       " %.0f probe rounds; %.1f s wall)\n",
+	       " %.0f probe rounds; %.1f s wall; %.1f datagrams per node)\n",
 	       n, conv ? "yes" : "NO", (double)at / 1000,
 	       (double)at / S->cfg.gossip_interval_ms,
-	       (double)at / S->cfg.probe_interval_ms, wall);
+	       (double)at / S->cfg.probe_interval_ms, wall,
+	       (double)simnet_get_stats(S->net)->sent / n);
 	fflush(stdout);
 	/* steady-state traffic over 30 s, then a state change, then a kill */
 	sim_run(S, at + 10000);
