@@ -35,9 +35,9 @@ set yrange [0:1.02]
 set grid
 set multiplot layout 1,2 title "farnode scheduler study: learning curves (seed ${SCHED_SEED:-1})"
 set title "exact neighbour loads"
-plot for [c=2:9] "$OUT/sched_curves_exact.csv" using 1:c with lines lw 2 title columnheader(c)
+plot for [c=2:10] "$OUT/sched_curves_exact.csv" using 1:c with lines lw 2 title columnheader(c)
 set title "neighbour loads 250 ms old (gossip)"
-plot for [c=2:9] "$OUT/sched_curves_gossip250.csv" using 1:c with lines lw 2 title columnheader(c)
+plot for [c=2:10] "$OUT/sched_curves_gossip250.csv" using 1:c with lines lw 2 title columnheader(c)
 unset multiplot
 GP
 echo "plot: $OUT/sched_curves.png"

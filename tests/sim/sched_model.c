@@ -618,7 +618,19 @@ int smod_run(struct smod *m, const struct smod_policy *p, double warmup_ms,
 	}
 	memcpy(jobs, m->jobs, sizeof(*jobs) * m->n_jobs);
 	size_t next = 0;
+	double next_periodic = p->periodic ? p->period_ms : INFINITY;
 	while (next < m->n_jobs || m->n_ev > 0) {
+		double t_next = next < m->n_jobs ? jobs[next].arrival_ms
+						 : INFINITY;
+		if (m->n_ev > 0 && m->ev[0].t < t_next) {
+			t_next = m->ev[0].t;
+		}
+		if (t_next >= next_periodic) {
+			m->now = next_periodic;
+			p->periodic(p->ud, m, m->now);
+			next_periodic += p->period_ms;
+			continue;
+		}
 		bool take_ev = m->n_ev > 0 &&
 			       (next == m->n_jobs ||
 				m->ev[0].t <= jobs[next].arrival_ms);

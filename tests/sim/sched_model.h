@@ -94,6 +94,9 @@ struct smod_policy {
 	void (*outcome)(void *ud, struct smod *m, const struct smod_view *v,
 			const struct smod_job *j, uint64_t token,
 			const struct sched_outcome *o);
+	/* Optional: called every period_ms of simulated time. */
+	double period_ms;
+	void (*periodic)(void *ud, struct smod *m, double now_ms);
 };
 
 #define SMOD_CURVE_MAX 4096
@@ -158,6 +161,11 @@ struct smod_qpolicy *smod_qpolicy_new(const struct smod_cfg *cfg,
 				      const struct sched_params *params,
 				      uint64_t seed, struct smod_policy *p);
 void smod_qpolicy_free(struct smod_qpolicy *q);
+/* Live federation: every period_ms each node merges the top_n most
+ * visited states' shares of every other node (bounded influence). */
+void smod_qpolicy_federate(struct smod_qpolicy *q, struct smod_policy *p,
+			   double period_ms, uint32_t top_n,
+			   double max_influence);
 /* The core of node i (borrowed). */
 struct sched *smod_qpolicy_sched(struct smod_qpolicy *q, uint32_t i);
 

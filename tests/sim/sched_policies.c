@@ -109,6 +109,8 @@ struct smod_qpolicy {
 	struct workload_spec spec;
 	struct pending *pend; /* by job seq */
 	size_t cap_pend;
+	uint32_t fed_top_n;
+	double fed_influence;
 };
 
 void smod_qparams(struct sched_params *p, const struct smod_cfg *cfg)
@@ -250,6 +252,45 @@ void smod_qpolicy_free(struct smod_qpolicy *q)
 	}
 	free(q->pend);
 	free(q);
+}
+
+static void q_federate(void *ud, struct smod *m, double now_ms)
+{
+	struct smod_qpolicy *q = ud;
+	(void)m;
+	(void)now_ms;
+	struct sched_share *sh[SMOD_NODES_MAX] = {0};
+	size_t n[SMOD_NODES_MAX] = {0};
+	/* Everyone shares first, then everyone merges: order-free. */
+	for (uint32_t i = 0; i < q->n; i++) {
+		size_t max = (size_t)q->fed_top_n * sched_n_actions(q->s[i]);
+		sh[i] = malloc(sizeof(*sh[i]) * (max ? max : 1));
+		if (!sh[i]) {
+			abort();
+		}
+		n[i] = sched_share_top(q->s[i], q->fed_top_n, sh[i], max);
+	}
+	for (uint32_t i = 0; i < q->n; i++) {
+		for (uint32_t j = 0; j < q->n; j++) {
+			if (i != j) {
+				sched_merge(q->s[i], sh[j], n[j],
+					    q->fed_influence, NULL);
+			}
+		}
+	}
+	for (uint32_t i = 0; i < q->n; i++) {
+		free(sh[i]);
+	}
+}
+
+void smod_qpolicy_federate(struct smod_qpolicy *q, struct smod_policy *p,
+			   double period_ms, uint32_t top_n,
+			   double max_influence)
+{
+	q->fed_top_n = top_n;
+	q->fed_influence = max_influence;
+	p->period_ms = period_ms;
+	p->periodic = q_federate;
 }
 
 struct sched *smod_qpolicy_sched(struct smod_qpolicy *q, uint32_t i)

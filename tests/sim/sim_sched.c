@@ -111,6 +111,7 @@ enum {
 	R_QCOLD,
 	R_QPRIOR,
 	R_QFIXED, /* ablation: neighbours in RTT order, no learned rank */
+	R_QFED,   /* cold start with live federation inside the partition */
 	R_ORACLE,
 	R_N
 };
@@ -190,6 +191,18 @@ static int run_study(const struct smod_cfg *cfg, double warmup_ms,
 		p.name = "farnode-q-rttrank";
 	}
 	rc = q ? smod_run(m, &p, warmup_ms, &out->res[R_QFIXED]) : -ENOMEM;
+	smod_qpolicy_free(q);
+	if (rc < 0) {
+		goto out;
+	}
+
+	/* Cold start, sharing Q-values inside the partition every 30 s. */
+	q = smod_qpolicy_new(cfg, &qp, cfg->seed + 21, &p);
+	if (q) {
+		p.name = "farnode-q-fed";
+		smod_qpolicy_federate(q, &p, 30e3, 64, 0.2);
+	}
+	rc = q ? smod_run(m, &p, warmup_ms, &out->res[R_QFED]) : -ENOMEM;
 	smod_qpolicy_free(q);
 	if (rc < 0) {
 		goto out;
