@@ -151,14 +151,33 @@ class Broker:
     """mosquitto -c conf in the foreground; persistence in d/mosq so
     durable sessions survive a restart."""
 
-    def __init__(self, d, port=None):
+    def __init__(self, d, port=None, op_port=None):
         self.d = d
         self.port = port or free_port()
+        # optional second listener for the operator, so the nodes' one can
+        # be taken away while the hub side stays reachable
+        self.op_port = op_port
         self.proc = None
         self.conf = os.path.join(d, "mosquitto.conf")
         os.makedirs(os.path.join(d, "mosq"), exist_ok=True)
-        with open(self.conf, "w") as f:
-            f.write(f"""per_listener_settings true
+        self.write_conf(True)
+
+    def _listener(self, port):
+        d = self.d
+        return f"""listener {port} 127.0.0.1
+allow_anonymous false
+cafile {d}/ca.pem
+certfile {d}/server.pem
+keyfile {d}/server.key
+require_certificate true
+use_identity_as_username true
+tls_version tlsv1.2
+"""
+
+    def write_conf(self, nodes):
+        """nodes False: only the operator listener (nodes cut off)."""
+        d = self.d
+        text = f"""per_listener_settings true
 persistence true
 persistence_location {d}/mosq/
 autosave_interval 1
@@ -168,15 +187,13 @@ log_type error
 log_type warning
 log_type notice
 max_queued_messages 100000
-listener {self.port} 127.0.0.1
-allow_anonymous false
-cafile {d}/ca.pem
-certfile {d}/server.pem
-keyfile {d}/server.key
-require_certificate true
-use_identity_as_username true
-tls_version tlsv1.2
-""")
+"""
+        if nodes:
+            text += self._listener(self.port)
+        if self.op_port:
+            text += self._listener(self.op_port)
+        with open(self.conf, "w") as f:
+            f.write(text)
 
     def start(self, timeout=10):
         log = open(os.path.join(self.d, "mosquitto.log"), "a")
@@ -188,8 +205,9 @@ tls_version tlsv1.2
             if self.proc.poll() is not None:
                 return False
             try:
-                with socket.create_connection(("127.0.0.1", self.port),
-                                              timeout=0.2):
+                with socket.create_connection(
+                        ("127.0.0.1", self.op_port or self.port),
+                        timeout=0.2):
                     return True
             except OSError:
                 time.sleep(0.05)
@@ -207,6 +225,9 @@ tls_version tlsv1.2
 
     def url(self):
         return f"mqtts://127.0.0.1:{self.port}"
+
+    def op_url(self):
+        return f"mqtts://127.0.0.1:{self.op_port or self.port}"
 
 
 # ---- agents and the hub CLI ---------------------------------------------
@@ -300,7 +321,7 @@ class Hub:
         self.conf = os.path.join(d, "hub.conf")
         with open(self.conf, "w") as f:
             f.write(f"""[hub]
-url = {broker.url()}
+url = {broker.op_url()}
 ca = {d}/ca.pem
 cert = {d}/operator.pem
 key = {d}/operator.key
