@@ -183,8 +183,10 @@ struct ring_key {
 	uint8_t id;
 	uint8_t secret[CRYPTO_KEY_LEN];
 	mbedtls_gcm_context gcm;
-	uint8_t instance[8]; /* nonce prefix of this process for this key */
-	uint32_t counter;    /* next nonce counter */
+	/* per channel (0 datagrams, 1 streams): this process's nonce
+	 * prefix for this key and the next counter */
+	uint8_t instance[2][8];
+	uint32_t counter[2];
 	uint64_t installed;  /* install order */
 	uint64_t sealed;
 	uint64_t opened;
@@ -290,11 +292,11 @@ static int key_find(const struct crypto_keyring *kr, uint8_t id)
 	return -1;
 }
 
-static int new_instance(struct ring_key *k)
+static int new_instance(struct ring_key *k, int ch)
 {
-	int rc = crypto_random(k->instance, sizeof(k->instance));
+	int rc = crypto_random(k->instance[ch], sizeof(k->instance[ch]));
 
-	k->counter = 0;
+	k->counter[ch] = 0;
 	return rc;
 }
 
@@ -333,7 +335,10 @@ int crypto_keyring_install(struct crypto_keyring *kr,
 		return crypto__mbed_err("gcm setkey", rc);
 	}
 	k->used = true;
-	rc = new_instance(k);
+	rc = new_instance(k, 0);
+	if (rc == 0) {
+		rc = new_instance(k, 1);
+	}
 	if (rc < 0) {
 		key_wipe(k);
 		return rc;
@@ -509,8 +514,8 @@ static uint64_t get_u64(const uint8_t *p)
 	return v; /* an opaque identifier: host order is fine */
 }
 
-int crypto_seal(struct crypto_keyring *kr, const uint8_t *pt, size_t pt_len,
-		uint8_t *out, size_t cap, size_t *out_len)
+static int seal_on(struct crypto_keyring *kr, int ch, const uint8_t *pt,
+		   size_t pt_len, uint8_t *out, size_t cap, size_t *out_len)
 {
 	struct ring_key *k;
 	int rc;
@@ -525,9 +530,9 @@ int crypto_seal(struct crypto_keyring *kr, const uint8_t *pt, size_t pt_len,
 		return -ENOBUFS;
 	}
 	k = &kr->keys[kr->primary];
-	if (k->counter == UINT32_MAX) {
+	if (k->counter[ch] == UINT32_MAX) {
 		/* counter space of this instance used up: start another */
-		rc = new_instance(k);
+		rc = new_instance(k, ch);
 		if (rc < 0) {
 			return rc;
 		}
@@ -535,8 +540,8 @@ int crypto_seal(struct crypto_keyring *kr, const uint8_t *pt, size_t pt_len,
 	}
 	out[0] = CRYPTO_SEAL_VERSION;
 	out[1] = k->id;
-	memcpy(out + 2, k->instance, 8);
-	put_be32(out + 10, k->counter++);
+	memcpy(out + 2, k->instance[ch], 8);
+	put_be32(out + 10, k->counter[ch]++);
 	rc = mbedtls_gcm_crypt_and_tag(
 		&k->gcm, MBEDTLS_GCM_ENCRYPT, pt_len, out + 2,
 		CRYPTO_NONCE_LEN, out, CRYPTO_HEADER_LEN, pt,
@@ -550,6 +555,19 @@ int crypto_seal(struct crypto_keyring *kr, const uint8_t *pt, size_t pt_len,
 	k->sealed++;
 	kr->stats.sealed++;
 	return 0;
+}
+
+int crypto_seal(struct crypto_keyring *kr, const uint8_t *pt, size_t pt_len,
+		uint8_t *out, size_t cap, size_t *out_len)
+{
+	return seal_on(kr, 0, pt, pt_len, out, cap, out_len);
+}
+
+int crypto_seal_stream(struct crypto_keyring *kr, const uint8_t *pt,
+		       size_t pt_len, uint8_t *out, size_t cap,
+		       size_t *out_len)
+{
+	return seal_on(kr, 1, pt, pt_len, out, cap, out_len);
 }
 
 static struct window *win_lookup(struct crypto_keyring *kr, uint8_t key_id,

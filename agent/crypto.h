@@ -18,9 +18,9 @@
  * key fails with -EEXIST (generate another key).
  *
  * Nonces. The 12-byte nonce is  instance(8) | counter(4, big endian).
- * For every installed key the sealer draws a fresh random 64-bit instance
- * from CTR-DRBG when the key is installed (so at every process start) and
- * counts datagrams from 0. When the counter would wrap (2^32 datagrams) a
+ * For every installed key and each channel (datagrams, streams) the sealer
+ * draws a fresh random 64-bit instance from CTR-DRBG when the key is
+ * installed (so at every process start) and counts from 0. When the counter would wrap (2^32 datagrams) a
  * new instance is drawn. A nonce therefore never repeats within one
  * process; across processes and nodes sharing the key a repeat needs two
  * equal random instances: with q instances ever drawn for one key the
@@ -37,7 +37,10 @@
  * bounded: at most `replay_slots` live windows (LRU eviction); an evicted
  * window leaves a 16-byte tombstone (instance + highest counter) in a ring
  * of 4 x replay_slots entries, and a tombstoned instance that speaks again
- * must move strictly forward. Only an instance evicted from both (more
+ * must move strictly forward. Frames carried over TCP (push-pull) are
+ * sealed on the stream channel (crypto_seal_stream): a separate instance,
+ * so a large transfer sealed before a burst of datagrams cannot fall
+ * behind the datagram window. Only an instance evicted from both (more
  * than 5 x replay_slots newer instances since it was last heard) can have
  * old datagrams accepted once more; SWIM's incarnation ordering above
  * ignores such stale content. Windows of a removed key are dropped.
@@ -74,9 +77,9 @@
 #define CRYPTO_TAG_LEN 16
 #define CRYPTO_HEADER_LEN (2 + CRYPTO_NONCE_LEN)            /* 14 */
 #define CRYPTO_SEAL_OVERHEAD (CRYPTO_HEADER_LEN + CRYPTO_TAG_LEN) /* 30 */
-/* Largest sealed datagram crypto_open accepts (matches WIRE_DATAGRAM_MAX
- * with room for larger TCP push-pull frames that are sealed too). */
-#define CRYPTO_SEALED_MAX 65535
+/* Largest sealed message crypto_open accepts: room for TCP push-pull
+ * frames. UDP callers bound datagrams by WIRE_DATAGRAM_MAX themselves. */
+#define CRYPTO_SEALED_MAX (16u << 20)
 #define CRYPTO_KEYS_MAX 8          /* keys in one keyring */
 #define CRYPTO_KEY_B64_LEN 45      /* base64 of 32 bytes + NUL */
 #define CRYPTO_REPLAY_WINDOW 128   /* counters per window */
@@ -187,6 +190,14 @@ void crypto_keyring_stats(const struct crypto_keyring *kr,
  */
 int crypto_seal(struct crypto_keyring *kr, const uint8_t *pt, size_t pt_len,
 		uint8_t *out, size_t cap, size_t *out_len);
+
+/*
+ * Same as crypto_seal on the stream channel, for frames sent over TCP
+ * (its own nonce instance and so its own replay window at the receiver).
+ */
+int crypto_seal_stream(struct crypto_keyring *kr, const uint8_t *pt,
+		       size_t pt_len, uint8_t *out, size_t cap,
+		       size_t *out_len);
 
 /*
  * Authenticate and decrypt in[0..len) into pt (cap bytes; needs len -

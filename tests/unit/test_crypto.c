@@ -182,10 +182,16 @@ static void test_unknown_truncated_oversized(void **state)
 		assert_int_equal(open_dg(rx, dg, len), -EKEYREJECTED);
 	}
 	{
-		static uint8_t big[CRYPTO_SEALED_MAX + 1];
+		uint8_t *big = calloc(1, CRYPTO_SEALED_MAX + 1);
+		uint8_t pt[64];
+		size_t pl;
 
+		assert_non_null(big);
 		memcpy(big, dg, n);
-		assert_int_equal(open_dg(rx, big, sizeof(big)), -EMSGSIZE);
+		assert_int_equal(crypto_open(rx, big, CRYPTO_SEALED_MAX + 1, pt,
+					     sizeof(pt), &pl),
+				 -EMSGSIZE);
+		free(big);
 	}
 	/* seal refuses a too-small output buffer and a too-large input */
 	assert_int_equal(crypto_seal(tx, dg, 10, dg + 100, 39, &n), -ENOBUFS);
@@ -237,6 +243,31 @@ static void test_replay_window(void **state)
 	assert_int_equal(st.rej_replay, 4);
 	assert_int_equal(st.rej_stale, 3);
 	assert_int_equal(st.opened, 7);
+	crypto_keyring_free(tx);
+	crypto_keyring_free(rx);
+}
+
+/* A stream frame sealed before a burst of datagrams still opens later. */
+static void test_stream_channel_own_window(void **state)
+{
+	struct crypto_keyring *tx = ring_with(key_a, 0);
+	struct crypto_keyring *rx = ring_with(key_a, 0);
+	uint8_t frame[1400], dg[1400];
+	size_t fn = 0, n;
+
+	(void)state;
+	assert_int_equal(crypto_seal_stream(tx, (const uint8_t *)"push-pull",
+					    9, frame, sizeof(frame), &fn),
+			 0);
+	/* its own instance: the nonce prefix differs from datagrams' */
+	n = seal(tx, "datagram", dg);
+	assert_memory_not_equal(frame + 2, dg + 2, 8);
+	for (int i = 0; i < 300; i++) {
+		n = seal(tx, "datagram", dg);
+		assert_int_equal(open_dg(rx, dg, n), 0);
+	}
+	assert_int_equal(open_dg(rx, frame, fn), 0);
+	assert_int_equal(open_dg(rx, frame, fn), -EALREADY);
 	crypto_keyring_free(tx);
 	crypto_keyring_free(rx);
 }
@@ -660,6 +691,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_key_same_id),
 		cmocka_unit_test(test_unknown_truncated_oversized),
 		cmocka_unit_test(test_replay_window),
+		cmocka_unit_test(test_stream_channel_own_window),
 		cmocka_unit_test(test_restarted_sender_accepted),
 		cmocka_unit_test(test_lru_eviction_and_tombstones),
 		cmocka_unit_test(test_nonces_unique),
