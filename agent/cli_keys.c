@@ -16,13 +16,13 @@
 #include "crypto.h"
 
 static const char keygen_usage[] =
-	"Usage: farnode keygen gossip\n"
-	"       farnode keygen signing --out DIR\n\n"
-	"  gossip    print a new random 32-byte gossip key (base64) for\n"
-	"            [gossip] key or `farnode keys install`\n"
-	"  signing   write a new ECDSA P-256 keypair: DIR/signing.key (PEM,\n"
-	"            mode 0600) and DIR/signing.pub (PEM); prints the key id\n"
-	"  -h, --help  this help\n";
+    "Usage: farnode keygen gossip\n"
+    "       farnode keygen signing --out DIR\n\n"
+    "  gossip    print a new random 32-byte gossip key (base64) for\n"
+    "            [gossip] key or `farnode keys install`\n"
+    "  signing   write a new ECDSA P-256 keypair: DIR/signing.key (PEM,\n"
+    "            mode 0600) and DIR/signing.pub (PEM); prints the key id\n"
+    "  -h, --help  this help\n";
 
 int cmd_keygen(int argc, char **argv)
 {
@@ -38,9 +38,8 @@ int cmd_keygen(int argc, char **argv)
 		char b64[CRYPTO_KEY_B64_LEN];
 
 		if (argc != 2) {
-			return cli_usage_error("keygen",
-					       "unexpected argument '%s'",
-					       argv[2]);
+			return cli_usage_error(
+			    "keygen", "unexpected argument '%s'", argv[2]);
 		}
 		if (crypto_keygen_gossip(key) != 0) {
 			fprintf(stderr, "farnode keygen: no random bytes\n");
@@ -63,8 +62,8 @@ int cmd_keygen(int argc, char **argv)
 				out = argv[i] + 6;
 			} else {
 				return cli_usage_error(
-					"keygen", "unexpected argument '%s'",
-					argv[i]);
+				    "keygen", "unexpected argument '%s'",
+				    argv[i]);
 			}
 		}
 		if (out == NULL) {
@@ -93,16 +92,16 @@ int cmd_keygen(int argc, char **argv)
 }
 
 static const char keys_usage[] =
-	"Usage: farnode keys list [--json]\n"
-	"       farnode keys install KEY     (base64, from `farnode keygen "
-	"gossip`)\n"
-	"       farnode keys use KEY-ID\n"
-	"       farnode keys remove KEY-ID\n\n"
-	"Rotate the running agent's gossip keyring without a restart: "
-	"install the\nnew key on every node, `use` it everywhere, then "
-	"`remove` the old one.\nEvery installed key decrypts; the primary "
-	"encrypts and cannot be removed.\n"
-	"Options:\n" CLI_COMMON_HELP;
+    "Usage: farnode keys list [--json]\n"
+    "       farnode keys install KEY     (base64, from `farnode keygen "
+    "gossip`)\n"
+    "       farnode keys use KEY-ID\n"
+    "       farnode keys remove KEY-ID\n\n"
+    "Rotate the running agent's gossip keyring without a restart: "
+    "install the\nnew key on every node, `use` it everywhere, then "
+    "`remove` the old one.\nEvery installed key decrypts; the primary "
+    "encrypts and cannot be removed.\n"
+    "Options:\n" CLI_COMMON_HELP;
 
 static void print_keys(const struct cli_common *c,
 		       const Farnode__V1__KeysReply *r)
@@ -144,8 +143,8 @@ static void print_keys(const struct cli_common *c,
 		       k->sealed, k->opened);
 	}
 	printf("rejected: oversized %" PRIu64 ", truncated %" PRIu64
-	       ", version %" PRIu64 ", unknown key %" PRIu64
-	       ", auth %" PRIu64 ", replay %" PRIu64 ", stale %" PRIu64 "\n",
+	       ", version %" PRIu64 ", unknown key %" PRIu64 ", auth %" PRIu64
+	       ", replay %" PRIu64 ", stale %" PRIu64 "\n",
 	       r->rej_oversized, r->rej_truncated, r->rej_version,
 	       r->rej_unknown_key, r->rej_auth, r->rej_replay, r->rej_stale);
 }
@@ -177,8 +176,8 @@ int cmd_keys(int argc, char **argv)
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS,
-				  longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
+				  NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(keys_usage, stdout);
 			return 0;
@@ -203,9 +202,9 @@ int cmd_keys(int argc, char **argv)
 		kr.op = op[0] == 'u' ? FARNODE__V1__KEYS_REQUEST__OP__OP_USE
 				     : FARNODE__V1__KEYS_REQUEST__OP__OP_REMOVE;
 		if (parse_key_id(argv[optind], &kr.key_id) < 0) {
-			return cli_usage_error("keys",
-					       "KEY-ID must be 0..255, not '%s'",
-					       argv[optind]);
+			return cli_usage_error(
+			    "keys", "KEY-ID must be 0..255, not '%s'",
+			    argv[optind]);
 		}
 	} else {
 		return cli_usage_error("keys", "bad arguments for '%s'", op);

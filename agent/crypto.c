@@ -49,10 +49,9 @@ int crypto__rng(void *p_rng, unsigned char *out, size_t len)
 	if (!drbg_ready) {
 		mbedtls_entropy_init(&drbg_entropy);
 		mbedtls_ctr_drbg_init(&drbg);
-		rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func,
-					   &drbg_entropy,
-					   (const unsigned char *)pers,
-					   sizeof(pers) - 1);
+		rc = mbedtls_ctr_drbg_seed(
+		    &drbg, mbedtls_entropy_func, &drbg_entropy,
+		    (const unsigned char *)pers, sizeof(pers) - 1);
 		if (rc != 0) {
 			mbedtls_ctr_drbg_free(&drbg);
 			mbedtls_entropy_free(&drbg_entropy);
@@ -170,8 +169,8 @@ void crypto_key_format_b64(const uint8_t key[CRYPTO_KEY_LEN],
 {
 	size_t n = 0;
 
-	if (mbedtls_base64_encode((unsigned char *)out, CRYPTO_KEY_B64_LEN,
-				  &n, key, CRYPTO_KEY_LEN) != 0) {
+	if (mbedtls_base64_encode((unsigned char *)out, CRYPTO_KEY_B64_LEN, &n,
+				  key, CRYPTO_KEY_LEN) != 0) {
 		out[0] = '\0';
 	}
 }
@@ -187,7 +186,7 @@ struct ring_key {
 	 * prefix for this key and the next counter */
 	uint8_t instance[2][8];
 	uint32_t counter[2];
-	uint64_t installed;  /* install order */
+	uint64_t installed; /* install order */
 	uint64_t sealed;
 	uint64_t opened;
 };
@@ -197,8 +196,8 @@ struct window {
 	uint64_t instance;
 	uint64_t last_used; /* keyring tick, for LRU */
 	uint64_t bits[2];   /* bit i: counter top - i seen */
-	uint32_t top;       /* highest counter seen */
-	uint32_t next;      /* hash chain (slot index + 1; 0 = end) */
+	uint32_t top;	    /* highest counter seen */
+	uint32_t next;	    /* hash chain (slot index + 1; 0 = end) */
 	uint8_t key_id;
 	bool used;
 };
@@ -369,8 +368,8 @@ int crypto_keyring_use(struct crypto_keyring *kr, uint8_t id)
 static uint32_t win_hash(const struct crypto_keyring *kr, uint8_t key_id,
 			 uint64_t instance)
 {
-	uint64_t h = (instance ^ ((uint64_t)key_id << 56)) *
-		     0x9e3779b97f4a7c15ull;
+	uint64_t h =
+	    (instance ^ ((uint64_t)key_id << 56)) * 0x9e3779b97f4a7c15ull;
 
 	return (uint32_t)(h >> 32) & (kr->n_buckets - 1);
 }
@@ -543,10 +542,9 @@ static int seal_on(struct crypto_keyring *kr, int ch, const uint8_t *pt,
 	memcpy(out + 2, k->instance[ch], 8);
 	put_be32(out + 10, k->counter[ch]++);
 	rc = mbedtls_gcm_crypt_and_tag(
-		&k->gcm, MBEDTLS_GCM_ENCRYPT, pt_len, out + 2,
-		CRYPTO_NONCE_LEN, out, CRYPTO_HEADER_LEN, pt,
-		out + CRYPTO_HEADER_LEN, CRYPTO_TAG_LEN,
-		out + CRYPTO_HEADER_LEN + pt_len);
+	    &k->gcm, MBEDTLS_GCM_ENCRYPT, pt_len, out + 2, CRYPTO_NONCE_LEN,
+	    out, CRYPTO_HEADER_LEN, pt, out + CRYPTO_HEADER_LEN, CRYPTO_TAG_LEN,
+	    out + CRYPTO_HEADER_LEN + pt_len);
 	if (rc != 0) {
 		mbedtls_platform_zeroize(out, pt_len + CRYPTO_SEAL_OVERHEAD);
 		return crypto__mbed_err("gcm seal", rc);
@@ -564,8 +562,7 @@ int crypto_seal(struct crypto_keyring *kr, const uint8_t *pt, size_t pt_len,
 }
 
 int crypto_seal_stream(struct crypto_keyring *kr, const uint8_t *pt,
-		       size_t pt_len, uint8_t *out, size_t cap,
-		       size_t *out_len)
+		       size_t pt_len, uint8_t *out, size_t cap, size_t *out_len)
 {
 	return seal_on(kr, 1, pt, pt_len, out, cap, out_len);
 }
@@ -742,9 +739,9 @@ int crypto_open(struct crypto_keyring *kr, const uint8_t *in, size_t len,
 	}
 	k = &kr->keys[i];
 	rc = mbedtls_gcm_auth_decrypt(&k->gcm, n, in + 2, CRYPTO_NONCE_LEN, in,
-				      CRYPTO_HEADER_LEN, in + len - CRYPTO_TAG_LEN,
-				      CRYPTO_TAG_LEN, in + CRYPTO_HEADER_LEN,
-				      pt);
+				      CRYPTO_HEADER_LEN,
+				      in + len - CRYPTO_TAG_LEN, CRYPTO_TAG_LEN,
+				      in + CRYPTO_HEADER_LEN, pt);
 	if (rc != 0) {
 		mbedtls_platform_zeroize(pt, n);
 		if (rc == MBEDTLS_ERR_GCM_AUTH_FAILED) {

@@ -20,11 +20,11 @@
  * Nonces. The 12-byte nonce is  instance(8) | counter(4, big endian).
  * For every installed key and each channel (datagrams, streams) the sealer
  * draws a fresh random 64-bit instance from CTR-DRBG when the key is
- * installed (so at every process start) and counts from 0. When the counter would wrap (2^32 datagrams) a
- * new instance is drawn. A nonce therefore never repeats within one
- * process; across processes and nodes sharing the key a repeat needs two
- * equal random instances: with q instances ever drawn for one key the
- * chance is about q^2 / 2^65 (below 2^-25 for a million restarts).
+ * installed (so at every process start) and counts from 0. When the counter
+ * would wrap (2^32 datagrams) a new instance is drawn. A nonce therefore never
+ * repeats within one process; across processes and nodes sharing the key a
+ * repeat needs two equal random instances: with q instances ever drawn for one
+ * key the chance is about q^2 / 2^65 (below 2^-25 for a million restarts).
  *
  * Replay window. Because the sender's node id is inside the ciphertext,
  * the window is keyed by what the header authenticates: (key id,
@@ -71,23 +71,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CRYPTO_SEAL_VERSION 1
-#define CRYPTO_KEY_LEN 32          /* AES-256 */
-#define CRYPTO_NONCE_LEN 12
-#define CRYPTO_TAG_LEN 16
-#define CRYPTO_HEADER_LEN (2 + CRYPTO_NONCE_LEN)            /* 14 */
+#define CRYPTO_SEAL_VERSION  1
+#define CRYPTO_KEY_LEN	     32 /* AES-256 */
+#define CRYPTO_NONCE_LEN     12
+#define CRYPTO_TAG_LEN	     16
+#define CRYPTO_HEADER_LEN    (2 + CRYPTO_NONCE_LEN)		  /* 14 */
 #define CRYPTO_SEAL_OVERHEAD (CRYPTO_HEADER_LEN + CRYPTO_TAG_LEN) /* 30 */
 /* Largest sealed message crypto_open accepts: room for TCP push-pull
  * frames. UDP callers bound datagrams by WIRE_DATAGRAM_MAX themselves. */
-#define CRYPTO_SEALED_MAX (16u << 20)
-#define CRYPTO_KEYS_MAX 8          /* keys in one keyring */
-#define CRYPTO_KEY_B64_LEN 45      /* base64 of 32 bytes + NUL */
-#define CRYPTO_REPLAY_WINDOW 128   /* counters per window */
+#define CRYPTO_SEALED_MAX	    (16u << 20)
+#define CRYPTO_KEYS_MAX		    8	/* keys in one keyring */
+#define CRYPTO_KEY_B64_LEN	    45	/* base64 of 32 bytes + NUL */
+#define CRYPTO_REPLAY_WINDOW	    128 /* counters per window */
 #define CRYPTO_REPLAY_SLOTS_DEFAULT 512
 
-#define CRYPTO_SIG_MAX 72          /* DER ECDSA P-256 signature */
-#define CRYPTO_SIGN_KEY_ID_LEN 17  /* 16 hex chars + NUL */
-#define CRYPTO_PINS_MAX 8
+#define CRYPTO_SIG_MAX	       72 /* DER ECDSA P-256 signature */
+#define CRYPTO_SIGN_KEY_ID_LEN 17 /* 16 hex chars + NUL */
+#define CRYPTO_PINS_MAX	       8
 
 /* ---- gossip keys -------------------------------------------------- */
 
@@ -116,14 +116,14 @@ int crypto_keygen_gossip(uint8_t out[CRYPTO_KEY_LEN]);
 struct crypto_stats {
 	uint64_t sealed;
 	uint64_t opened;
-	uint64_t rej_oversized;   /* -EMSGSIZE */
-	uint64_t rej_truncated;   /* -EBADMSG: shorter than the overhead */
-	uint64_t rej_version;     /* -EPROTONOSUPPORT */
-	uint64_t rej_unknown_key; /* -ENOKEY */
-	uint64_t rej_auth;        /* -EKEYREJECTED */
-	uint64_t rej_replay;      /* -EALREADY */
-	uint64_t rej_stale;       /* -ESTALE */
-	uint64_t windows_evicted; /* live windows pushed out by LRU */
+	uint64_t rej_oversized;	    /* -EMSGSIZE */
+	uint64_t rej_truncated;	    /* -EBADMSG: shorter than the overhead */
+	uint64_t rej_version;	    /* -EPROTONOSUPPORT */
+	uint64_t rej_unknown_key;   /* -ENOKEY */
+	uint64_t rej_auth;	    /* -EKEYREJECTED */
+	uint64_t rej_replay;	    /* -EALREADY */
+	uint64_t rej_stale;	    /* -ESTALE */
+	uint64_t windows_evicted;   /* live windows pushed out by LRU */
 	uint64_t instances_rotated; /* sealer counter wraps (new instance) */
 };
 
@@ -132,8 +132,8 @@ struct crypto_key_info {
 	uint8_t id;
 	bool primary;
 	char fingerprint[CRYPTO_SIGN_KEY_ID_LEN];
-	uint64_t sealed;   /* datagrams sealed with it */
-	uint64_t opened;   /* datagrams it opened */
+	uint64_t sealed; /* datagrams sealed with it */
+	uint64_t opened; /* datagrams it opened */
 };
 
 struct crypto_keyring;
@@ -235,9 +235,9 @@ const char *crypto_signer_key_id(const struct crypto_signer *s);
  * Sign payload for kind. sig gets a DER signature of at most
  * CRYPTO_SIG_MAX bytes. Returns 0 and *sig_len, or -EIO.
  */
-int crypto_sign(struct crypto_signer *s, uint32_t kind,
-		const uint8_t *payload, size_t payload_len,
-		uint8_t sig[CRYPTO_SIG_MAX], size_t *sig_len);
+int crypto_sign(struct crypto_signer *s, uint32_t kind, const uint8_t *payload,
+		size_t payload_len, uint8_t sig[CRYPTO_SIG_MAX],
+		size_t *sig_len);
 
 /* Pinned public keys (a value type; _init cannot fail). */
 struct crypto_pin {

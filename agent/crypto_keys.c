@@ -20,13 +20,12 @@
 #include "store.h"
 
 static const char SQL_LOAD[] =
-	"SELECT key_id, key, is_primary FROM keyring ORDER BY created_ms, "
-	"key_id";
+    "SELECT key_id, key, is_primary FROM keyring ORDER BY created_ms, "
+    "key_id";
 static const char SQL_INSERT[] =
-	"INSERT INTO keyring (key_id, key, is_primary, created_ms) "
-	"VALUES (?, ?, ?, ?)";
-static const char SQL_USE[] =
-	"UPDATE keyring SET is_primary = (key_id = ?)";
+    "INSERT INTO keyring (key_id, key, is_primary, created_ms) "
+    "VALUES (?, ?, ?, ?)";
+static const char SQL_USE[] = "UPDATE keyring SET is_primary = (key_id = ?)";
 static const char SQL_DELETE[] = "DELETE FROM keyring WHERE key_id = ?";
 
 static int64_t wall_ms(void)
@@ -201,8 +200,8 @@ int crypto_keys_use(struct crypto_keyring *kr, struct store *st, uint8_t id,
 	return 0;
 }
 
-int crypto_keys_remove(struct crypto_keyring *kr, struct store *st,
-		       uint8_t id, char *why, size_t why_len)
+int crypto_keys_remove(struct crypto_keyring *kr, struct store *st, uint8_t id,
+		       char *why, size_t why_len)
 {
 	uint8_t key[CRYPTO_KEY_LEN];
 	int rc = crypto_keyring_export(kr, id, key);
@@ -275,9 +274,9 @@ int crypto_keys_start(struct agent *a)
 	}
 	if (n == 0 && a->cfg.gossip.key[0] != '\0') {
 		uint8_t id = 0;
-		int rc = crypto_keys_install(a->keyring, a->store,
-					     a->cfg.gossip.key, &id, why,
-					     sizeof(why));
+		int rc =
+		    crypto_keys_install(a->keyring, a->store, a->cfg.gossip.key,
+					&id, why, sizeof(why));
 
 		if (rc < 0) {
 			log_error("[gossip] key: %s", why);
@@ -289,9 +288,8 @@ int crypto_keys_start(struct agent *a)
 			uint8_t key[CRYPTO_KEY_LEN], probe[CRYPTO_KEY_LEN];
 
 			if (crypto_key_parse_b64(a->cfg.gossip.key, key) == 0 &&
-			    crypto_keyring_export(a->keyring,
-						  crypto_key_id(key),
-						  probe) != 0) {
+			    crypto_keyring_export(
+				a->keyring, crypto_key_id(key), probe) != 0) {
 				log_warn("[gossip] key is not in the stored "
 					 "keyring; the stored keyring is used "
 					 "(add it with `farnode keys "

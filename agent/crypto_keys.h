@@ -35,8 +35,8 @@ int crypto_keys_install(struct crypto_keyring *kr, struct store *st,
 			size_t why_len);
 int crypto_keys_use(struct crypto_keyring *kr, struct store *st, uint8_t id,
 		    char *why, size_t why_len);
-int crypto_keys_remove(struct crypto_keyring *kr, struct store *st,
-		       uint8_t id, char *why, size_t why_len);
+int crypto_keys_remove(struct crypto_keyring *kr, struct store *st, uint8_t id,
+		       char *why, size_t why_len);
 /* Load the stored keys into kr (empty table: 0 keys). Returns the number
  * loaded or -errno. */
 int crypto_keys_load(struct crypto_keyring *kr, struct store *st);

@@ -191,9 +191,9 @@ const char *crypto_signer_key_id(const struct crypto_signer *s)
 	return s->key_id;
 }
 
-int crypto_sign(struct crypto_signer *s, uint32_t kind,
-		const uint8_t *payload, size_t payload_len,
-		uint8_t sig[CRYPTO_SIG_MAX], size_t *sig_len)
+int crypto_sign(struct crypto_signer *s, uint32_t kind, const uint8_t *payload,
+		size_t payload_len, uint8_t sig[CRYPTO_SIG_MAX],
+		size_t *sig_len)
 {
 	unsigned char buf[MBEDTLS_ECDSA_MAX_LEN];
 	uint8_t h[32];
@@ -363,9 +363,9 @@ int crypto_keygen_signing(const char *dir,
 	int rc;
 
 	if (snprintf(key_path, sizeof(key_path), "%s/signing.key", dir) >=
-		    (int)sizeof(key_path) ||
+		(int)sizeof(key_path) ||
 	    snprintf(pub_path, sizeof(pub_path), "%s/signing.pub", dir) >=
-		    (int)sizeof(pub_path)) {
+		(int)sizeof(pub_path)) {
 		return -ENAMETOOLONG;
 	}
 	if (lstat(key_path, &st) == 0 || lstat(pub_path, &st) == 0) {

@@ -16,10 +16,10 @@
 #include "workload.h"
 
 struct offload_offer {
-	uint64_t offer_id;          /* origin's id for this attempt */
-	struct workload_spec spec;  /* spec.id: idempotency key */
-	uint32_t reply_timeout_ms;  /* origin re-decides after this */
-	uint32_t queued_ms;         /* already waited at the origin */
+	uint64_t offer_id;	   /* origin's id for this attempt */
+	struct workload_spec spec; /* spec.id: idempotency key */
+	uint32_t reply_timeout_ms; /* origin re-decides after this */
+	uint32_t queued_ms;	   /* already waited at the origin */
 };
 
 enum offload_decline {
@@ -37,7 +37,7 @@ struct offload_reply {
 	char workload_id[WORKLOAD_ID_MAX];
 	bool accepted;
 	enum offload_decline decline; /* NONE when accepted */
-	uint32_t reserve_ms;          /* accepted: reservation lifetime */
+	uint32_t reserve_ms;	      /* accepted: reservation lifetime */
 };
 
 enum offload_outcome {
@@ -65,7 +65,7 @@ enum uplink_event_kind {
 	EVENT_DROPPED = 6,
 };
 
-#define UPLINK_PAYLOAD_MAX 65536 /* bytes in one event's payload */
+#define UPLINK_PAYLOAD_MAX  65536 /* bytes in one event's payload */
 #define UPLINK_PRIORITY_MAX 7
 
 /* One outbox event. The payload is borrowed (encode) or points into the

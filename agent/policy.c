@@ -54,7 +54,7 @@ void policy_apply(const struct policy *p, struct sched_params *params)
 	for (uint32_t i = 0; i < p->n_masks && i < 3; i++) {
 		if ((unsigned)p->masks[i].qos < 3) {
 			params->policy_forbid[p->masks[i].qos] =
-				p->masks[i].forbid;
+			    p->masks[i].forbid;
 		}
 	}
 	if (p->has_reward) {
@@ -82,7 +82,8 @@ static int common_check(uint64_t version, const char *bpart,
 	if (version <= current_version) {
 		if (why != NULL) {
 			snprintf(why, why_len,
-				 "version %" PRIu64 " is not newer than %" PRIu64,
+				 "version %" PRIu64
+				 " is not newer than %" PRIu64,
 				 version, current_version);
 		}
 		return -ESTALE;
@@ -108,8 +109,8 @@ int policy_check(const struct policy *p, const char *partition,
 		 uint64_t current_version, uint64_t now_ms, char *why,
 		 size_t why_len)
 {
-	return common_check(p->version, p->partition, p->expires_ms,
-			    partition, current_version, now_ms, why, why_len);
+	return common_check(p->version, p->partition, p->expires_ms, partition,
+			    current_version, now_ms, why, why_len);
 }
 
 int desired_state_check(const struct desired_state *d, const char *partition,
@@ -117,8 +118,7 @@ int desired_state_check(const struct desired_state *d, const char *partition,
 			uint64_t now_ms, char *why, size_t why_len)
 {
 	int rc = common_check(d->version, d->partition, d->expires_ms,
-			      partition, current_version, now_ms, why,
-			      why_len);
+			      partition, current_version, now_ms, why, why_len);
 
 	if (rc == 0 && !node_id_equal(&d->node, self)) {
 		if (why != NULL) {

@@ -17,8 +17,8 @@
 #include "sched.h"
 #include "workload.h"
 
-#define POLICY_PARTITION_MAX 64  /* bytes including NUL */
-#define POLICY_PRIOR_MAX 65536   /* Q prior entries */
+#define POLICY_PARTITION_MAX  64    /* bytes including NUL */
+#define POLICY_PRIOR_MAX      65536 /* Q prior entries */
 #define DESIRED_WORKLOADS_MAX 256
 
 /* Q-learning hyper-parameters (sched_params fields of the same names). */
@@ -37,7 +37,7 @@ struct policy_hyper {
 struct policy_reward {
 	double met, missed, failed, rejected, deferred;
 	double class_weight[3]; /* by enum qos_class */
-	double w_latency[3];    /* by enum perf_profile */
+	double w_latency[3];	/* by enum perf_profile */
 	double w_energy[3];
 	double w_failure[3];
 	double latency_ref_ms;

@@ -189,8 +189,7 @@ static int rd_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
 	return 0;
 }
 
-int wire__next(const uint8_t *p, size_t len, size_t *pos,
-	       struct wire__field *f)
+int wire__next(const uint8_t *p, size_t len, size_t *pos, struct wire__field *f)
 {
 	uint64_t tag, v;
 	size_t start;
@@ -338,9 +337,8 @@ void wire__arena_free(struct wire__arena *a)
 	a->cap = a->used = 0;
 }
 
-int wire_envelope_decode(const uint8_t *p, size_t len,
-			 struct wire_envelope *h, const uint8_t **body,
-			 size_t *body_len)
+int wire_envelope_decode(const uint8_t *p, size_t len, struct wire_envelope *h,
+			 const uint8_t **body, size_t *body_len)
 {
 	struct wire__field f;
 	size_t pos = 0;

@@ -72,7 +72,7 @@ enum wire_type {
 
 /* The envelope header (everything but the body). */
 struct wire_envelope {
-	uint32_t version;     /* WIRE_VERSION when encoding */
+	uint32_t version; /* WIRE_VERSION when encoding */
 	struct node_id sender;
 	uint64_t incarnation;
 	enum wire_type type;
@@ -100,39 +100,38 @@ int wire_envelope_encode(const struct wire_envelope *h, const uint8_t *body,
  * *h and points *body into p (borrowed from the caller's buffer; valid as
  * long as p is). Unknown fields are skipped (forward compatibility).
  * Returns 0, -EMSGSIZE (len > WIRE_ENVELOPE_MAX), -EBADMSG (malformed,
- * sender not 16 bytes or all zero), -EPROTONOSUPPORT (version != WIRE_VERSION) or
- * -ENOMSG (unknown message type). Malformed wins over version, version
- * over type.
+ * sender not 16 bytes or all zero), -EPROTONOSUPPORT (version != WIRE_VERSION)
+ * or -ENOMSG (unknown message type). Malformed wins over version, version over
+ * type.
  */
-int wire_envelope_decode(const uint8_t *p, size_t len,
-			 struct wire_envelope *h, const uint8_t **body,
-			 size_t *body_len);
+int wire_envelope_decode(const uint8_t *p, size_t len, struct wire_envelope *h,
+			 const uint8_t **body, size_t *body_len);
 
 /* ---- node and link state (proto/node.proto) ----------------------- */
 
 #define WIRE_NODE_STATE_MAX 4096 /* input cap, bytes */
 #define WIRE_LINK_STATE_MAX 64
 
-int wire_node_state_encode(const struct node_state *s, uint8_t *out,
-			   size_t cap, size_t *out_len);
+int wire_node_state_encode(const struct node_state *s, uint8_t *out, size_t cap,
+			   size_t *out_len);
 /* Fractions (cpu_free) must be in 0..1; at most NODE_LABELS_MAX labels. */
 int wire_node_state_decode(const uint8_t *p, size_t len, struct node_state *s);
-int wire_link_state_encode(const struct link_state *s, uint8_t *out,
-			   size_t cap, size_t *out_len);
+int wire_link_state_encode(const struct link_state *s, uint8_t *out, size_t cap,
+			   size_t *out_len);
 /* loss must be in 0..1. */
 int wire_link_state_decode(const uint8_t *p, size_t len, struct link_state *s);
 
 /* ---- workloads (proto/workload.proto) ----------------------------- */
 
-#define WIRE_WORKLOAD_SPEC_MAX 16384 /* input cap, bytes */
+#define WIRE_WORKLOAD_SPEC_MAX	 16384 /* input cap, bytes */
 #define WIRE_WORKLOAD_STATUS_MAX 512
 
 int wire_workload_spec_encode(const struct workload_spec *s, uint8_t *out,
 			      size_t cap, size_t *out_len);
 int wire_workload_spec_decode(const uint8_t *p, size_t len,
 			      struct workload_spec *s);
-int wire_workload_status_encode(const struct workload_status *s,
-				uint8_t *out, size_t cap, size_t *out_len);
+int wire_workload_status_encode(const struct workload_status *s, uint8_t *out,
+				size_t cap, size_t *out_len);
 int wire_workload_status_decode(const uint8_t *p, size_t len,
 				struct workload_status *s);
 
@@ -154,8 +153,8 @@ int wire_offload_result_decode(const uint8_t *p, size_t len,
 
 /* ---- Q-shares (proto/learning.proto; envelope type 13) ------------- */
 
-#define WIRE_QSHARE_MAX (1u << 20)        /* input cap, bytes */
-#define WIRE_QSHARE_ENTRIES_MAX 65536     /* entries in one share */
+#define WIRE_QSHARE_MAX		(1u << 20) /* input cap, bytes */
+#define WIRE_QSHARE_ENTRIES_MAX 65536	   /* entries in one share */
 
 /*
  * Encode a share with as many of e[0..n) as fit in cap bytes (in order).
@@ -186,11 +185,10 @@ int wire_policy_encode(const struct policy *pol, uint8_t *out, size_t cap,
  * POLICY_PRIOR_MAX prior entries, one mask per qos class.
  */
 int wire_policy_decode(const uint8_t *p, size_t len, struct policy *pol);
-int wire_desired_encode(const struct desired_state *d, uint8_t *out,
-			size_t cap, size_t *out_len);
+int wire_desired_encode(const struct desired_state *d, uint8_t *out, size_t cap,
+			size_t *out_len);
 /* Like wire_policy_decode; at most DESIRED_WORKLOADS_MAX workloads. */
-int wire_desired_decode(const uint8_t *p, size_t len,
-			struct desired_state *d);
+int wire_desired_decode(const uint8_t *p, size_t len, struct desired_state *d);
 
 enum bundle_kind {
 	BUNDLE_POLICY = 1,
@@ -226,8 +224,8 @@ int wire_bundle_sign(struct crypto_signer *s, enum bundle_kind kind,
  * -EKEYREJECTED / -EBADMSG.
  */
 int wire_bundle_open(const struct crypto_pins *pins, const uint8_t *p,
-		     size_t len, enum bundle_kind want,
-		     const uint8_t **payload, size_t *payload_len);
+		     size_t len, enum bundle_kind want, const uint8_t **payload,
+		     size_t *payload_len);
 
 /* ---- uplink (proto/uplink.proto) ----------------------------------- */
 

@@ -133,10 +133,10 @@ int wire_bundle_sign(struct crypto_signer *s, enum bundle_kind kind,
 {
 	uint8_t sig[CRYPTO_SIG_MAX];
 	struct wire_bundle b = {
-		.kind = kind,
-		.payload = payload,
-		.payload_len = payload_len,
-		.sig = sig,
+	    .kind = kind,
+	    .payload = payload,
+	    .payload_len = payload_len,
+	    .sig = sig,
 	};
 	int rc;
 
@@ -153,8 +153,8 @@ int wire_bundle_sign(struct crypto_signer *s, enum bundle_kind kind,
 }
 
 int wire_bundle_open(const struct crypto_pins *pins, const uint8_t *p,
-		     size_t len, enum bundle_kind want,
-		     const uint8_t **payload, size_t *payload_len)
+		     size_t len, enum bundle_kind want, const uint8_t **payload,
+		     size_t *payload_len)
 {
 	struct wire_bundle b;
 	int rc = wire_bundle_decode(p, len, &b);

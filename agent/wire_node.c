@@ -18,7 +18,7 @@ int wire__labels_in(Farnode__V1__Label *const *in, size_t n,
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (wire__str_in(out[i].key, sizeof(out[i].key), in[i]->key) <
-			    0 ||
+			0 ||
 		    wire__str_in(out[i].value, sizeof(out[i].value),
 				 in[i]->value) < 0) {
 			return -EBADMSG;
@@ -35,7 +35,7 @@ int wire__labels_out(const struct node_label *in, size_t n,
 		farnode__v1__label__init(&store[i]);
 		store[i].key = wire__str_out(in[i].key, sizeof(in[i].key));
 		store[i].value =
-			wire__str_out(in[i].value, sizeof(in[i].value));
+		    wire__str_out(in[i].value, sizeof(in[i].value));
 		if (store[i].key == NULL || store[i].value == NULL) {
 			return -EINVAL;
 		}
@@ -44,8 +44,8 @@ int wire__labels_out(const struct node_label *in, size_t n,
 	return 0;
 }
 
-int wire_node_state_encode(const struct node_state *s, uint8_t *out,
-			   size_t cap, size_t *out_len)
+int wire_node_state_encode(const struct node_state *s, uint8_t *out, size_t cap,
+			   size_t *out_len)
 {
 	Farnode__V1__NodeState m = FARNODE__V1__NODE_STATE__INIT;
 	Farnode__V1__Label lab[NODE_LABELS_MAX];
@@ -101,15 +101,14 @@ int wire_node_state_decode(const uint8_t *p, size_t len, struct node_state *s)
 		goto out;
 	}
 	rc = -EBADMSG;
-	if (!wire__finite(m->cpu_free) || m->cpu_free < 0 ||
-	    m->cpu_free > 1 || !wire__finite(m->energy_watts) ||
-	    !wire__finite(m->failure_rate) ||
+	if (!wire__finite(m->cpu_free) || m->cpu_free < 0 || m->cpu_free > 1 ||
+	    !wire__finite(m->energy_watts) || !wire__finite(m->failure_rate) ||
 	    !wire__finite(m->temperature_c)) {
 		goto out;
 	}
 	memset(s, 0, sizeof(*s));
-	if (wire__labels_in(m->labels, m->n_labels, s->labels,
-			    NODE_LABELS_MAX, &s->n_labels) < 0) {
+	if (wire__labels_in(m->labels, m->n_labels, s->labels, NODE_LABELS_MAX,
+			    &s->n_labels) < 0) {
 		goto out;
 	}
 	s->version = m->version;
@@ -130,8 +129,8 @@ out:
 	return rc;
 }
 
-int wire_link_state_encode(const struct link_state *s, uint8_t *out,
-			   size_t cap, size_t *out_len)
+int wire_link_state_encode(const struct link_state *s, uint8_t *out, size_t cap,
+			   size_t *out_len)
 {
 	Farnode__V1__LinkState m = FARNODE__V1__LINK_STATE__INIT;
 	int rc;
@@ -162,8 +161,8 @@ int wire_link_state_decode(const uint8_t *p, size_t len, struct link_state *s)
 	if (m == NULL) {
 		return WIRE__UNPACK_FAILED;
 	}
-	if (!wire__finite(m->rtt_ms) || !wire__finite(m->loss) ||
-	    m->loss < 0 || m->loss > 1 || !wire__finite(m->bandwidth_bps)) {
+	if (!wire__finite(m->rtt_ms) || !wire__finite(m->loss) || m->loss < 0 ||
+	    m->loss > 1 || !wire__finite(m->bandwidth_bps)) {
 		return -EBADMSG;
 	}
 	s->rtt_ms = m->rtt_ms;

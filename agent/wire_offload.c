@@ -11,8 +11,8 @@
 
 #include "offload.pb-c.h"
 
-#define OFFER_MAX (WIRE_WORKLOAD_SPEC_MAX + 64)
-#define REPLY_MAX 256
+#define OFFER_MAX  (WIRE_WORKLOAD_SPEC_MAX + 64)
+#define REPLY_MAX  256
 #define RESULT_MAX 512
 
 int wire_offload_offer_encode(const struct offload_offer *o, uint8_t *out,
@@ -110,8 +110,7 @@ int wire_offload_reply_decode(const uint8_t *p, size_t len,
 		return WIRE__UNPACK_FAILED;
 	}
 	memset(r, 0, sizeof(*r));
-	if ((unsigned)m->decline > 6 ||
-	    (m->accepted && m->decline != 0) ||
+	if ((unsigned)m->decline > 6 || (m->accepted && m->decline != 0) ||
 	    (!m->accepted && m->decline == 0) ||
 	    wire__str_in(r->workload_id, sizeof(r->workload_id),
 			 m->workload_id) < 0) {
@@ -170,7 +169,7 @@ int wire_offload_result_decode(const uint8_t *p, size_t len,
 	memset(r, 0, sizeof(*r));
 	if ((m->outcome != FARNODE__V1__OFFLOAD_OUTCOME__OFFLOAD_OUTCOME_DONE &&
 	     m->outcome !=
-		     FARNODE__V1__OFFLOAD_OUTCOME__OFFLOAD_OUTCOME_FAILED) ||
+		 FARNODE__V1__OFFLOAD_OUTCOME__OFFLOAD_OUTCOME_FAILED) ||
 	    !wire__finite(m->latency_ms) || m->latency_ms < 0 ||
 	    !wire__finite(m->energy_j) || m->energy_j < 0 ||
 	    wire__str_in(r->workload_id, sizeof(r->workload_id),

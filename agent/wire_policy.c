@@ -96,8 +96,8 @@ int wire_policy_encode(const struct policy *pol, uint8_t *out, size_t cap,
 		       size_t *out_len)
 {
 	struct wr w = {.out = out, .cap = cap};
-	const char *part = wire__str_out(pol->partition,
-					 sizeof(pol->partition));
+	const char *part =
+	    wire__str_out(pol->partition, sizeof(pol->partition));
 	double rw[3][3];
 
 	if (part == NULL || pol->n_masks > 3 ||
@@ -111,9 +111,9 @@ int wire_policy_encode(const struct policy *pol, uint8_t *out, size_t cap,
 	if (pol->has_hyper) {
 		Farnode__V1__SchedHyper h = FARNODE__V1__SCHED_HYPER__INIT;
 		const struct policy_hyper *ph = &pol->hyper;
-		double d[] = {ph->alpha,	ph->gamma,  ph->epsilon,
-			      ph->epsilon_min,	ph->epsilon_decay,
-			      ph->q_init,	ph->hot_temp_c};
+		double d[] = {ph->alpha,       ph->gamma,	  ph->epsilon,
+			      ph->epsilon_min, ph->epsilon_decay, ph->q_init,
+			      ph->hot_temp_c};
 
 		if (!all_finite(d, sizeof(d) / sizeof(d[0]))) {
 			return -EINVAL;
@@ -143,10 +143,11 @@ int wire_policy_encode(const struct policy *pol, uint8_t *out, size_t cap,
 		wr_msg(&w, 6, &m.base);
 	}
 	if (pol->has_reward) {
-		Farnode__V1__RewardWeights r = FARNODE__V1__REWARD_WEIGHTS__INIT;
+		Farnode__V1__RewardWeights r =
+		    FARNODE__V1__REWARD_WEIGHTS__INIT;
 		const struct policy_reward *pr = &pol->reward;
-		double d[] = {pr->met,	    pr->missed,		pr->failed,
-			      pr->rejected, pr->deferred,	pr->latency_ref_ms,
+		double d[] = {pr->met,	       pr->missed,   pr->failed,
+			      pr->rejected,    pr->deferred, pr->latency_ref_ms,
 			      pr->energy_ref_j};
 
 		if (!all_finite(d, sizeof(d) / sizeof(d[0])) ||
@@ -175,9 +176,9 @@ int wire_policy_encode(const struct policy *pol, uint8_t *out, size_t cap,
 		wr_msg(&w, 7, &r.base);
 	}
 	if (pol->has_prior) {
-		size_t len = wire__qshare_len(pol->prior_fingerprint,
-					      pol->prior_round, pol->prior,
-					      pol->n_prior);
+		size_t len =
+		    wire__qshare_len(pol->prior_fingerprint, pol->prior_round,
+				     pol->prior, pol->n_prior);
 		size_t n = 1 + wire__varint_len(len) + len, got, fit;
 
 		for (size_t i = 0; i < pol->n_prior; i++) {
@@ -222,9 +223,9 @@ static int hyper_in(const struct wire__field *f, struct policy_hyper *h)
 	h->neighbours_k = m->neighbours_k;
 	h->hot_temp_c = m->hot_temp_c;
 	{
-		double d[] = {h->alpha,	      h->gamma,	 h->epsilon,
-			      h->epsilon_min, h->epsilon_decay,
-			      h->q_init,      h->hot_temp_c};
+		double d[] = {h->alpha,	      h->gamma,		h->epsilon,
+			      h->epsilon_min, h->epsilon_decay, h->q_init,
+			      h->hot_temp_c};
 
 		if (!all_finite(d, sizeof(d) / sizeof(d[0]))) {
 			return -EBADMSG;
@@ -289,8 +290,8 @@ static int reward_in(const struct wire__field *f, struct policy_reward *r)
 	r->latency_ref_ms = m->latency_ref_ms;
 	r->energy_ref_j = m->energy_ref_j;
 	{
-		double d[] = {r->met,	   r->missed,	      r->failed,
-			      r->rejected, r->deferred,	      r->latency_ref_ms,
+		double d[] = {r->met,	      r->missed,   r->failed,
+			      r->rejected,    r->deferred, r->latency_ref_ms,
 			      r->energy_ref_j};
 
 		if (!all_finite(d, sizeof(d) / sizeof(d[0])) ||
@@ -367,13 +368,14 @@ int wire_policy_decode(const uint8_t *p, size_t len, struct policy *pol)
 				free(pol->prior);
 				pol->prior = NULL;
 				rc = wire__qshare_read(
-					f.p, f.len, &pol->prior_fingerprint,
-					&pol->prior_round, &pol->prior, 0,
-					&pol->n_prior);
+				    f.p, f.len, &pol->prior_fingerprint,
+				    &pol->prior_round, &pol->prior, 0,
+				    &pol->n_prior);
 				if (rc == -EMSGSIZE) {
 					rc = -EBADMSG;
 				}
-				if (rc == 0 && pol->n_prior > POLICY_PRIOR_MAX) {
+				if (rc == 0 &&
+				    pol->n_prior > POLICY_PRIOR_MAX) {
 					rc = -EBADMSG;
 				}
 				pol->has_prior = true;
@@ -391,8 +393,8 @@ int wire_policy_decode(const uint8_t *p, size_t len, struct policy *pol)
 
 /* ---- desired state ---------------------------------------------------- */
 
-int wire_desired_encode(const struct desired_state *d, uint8_t *out,
-			size_t cap, size_t *out_len)
+int wire_desired_encode(const struct desired_state *d, uint8_t *out, size_t cap,
+			size_t *out_len)
 {
 	struct wr w = {.out = out, .cap = cap};
 	const char *part = wire__str_out(d->partition, sizeof(d->partition));

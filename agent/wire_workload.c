@@ -58,8 +58,7 @@ static int strv_in(char *const *in, size_t n, char (*out)[WORKLOAD_ARG_MAX],
 	return 0;
 }
 
-int wire__spec_to_pb(const struct workload_spec *s,
-		     struct wire__spec_store *st)
+int wire__spec_to_pb(const struct workload_spec *s, struct wire__spec_store *st)
 {
 	Farnode__V1__WorkloadSpec *m = &st->m;
 	int qos = enum_out(s->qos, 3), prof = enum_out(s->profile, 3);
@@ -118,9 +117,9 @@ int wire__spec_from_pb(const Farnode__V1__WorkloadSpec *m,
 	memset(s, 0, sizeof(*s));
 	if (enum_in(m->qos, 3, &qos) < 0 || enum_in(m->profile, 3, &prof) < 0 ||
 	    enum_in(m->failure_tolerance, 3, &ft) < 0 ||
-	    enum_in(m->runtime, 2, &rt) < 0 || enum_in(m->restart, 3, &rs) < 0 ||
-	    !wire__finite(m->energy_limit_watts) ||
-	    m->energy_limit_watts < 0) {
+	    enum_in(m->runtime, 2, &rt) < 0 ||
+	    enum_in(m->restart, 3, &rs) < 0 ||
+	    !wire__finite(m->energy_limit_watts) || m->energy_limit_watts < 0) {
 		return -EBADMSG;
 	}
 	if (wire__str_in(s->id, sizeof(s->id), m->id) < 0 ||
@@ -130,10 +129,9 @@ int wire__spec_from_pb(const Farnode__V1__WorkloadSpec *m,
 	    wire__labels_in(m->locality, m->n_locality, s->locality,
 			    sizeof(s->locality) / sizeof(s->locality[0]),
 			    &s->n_locality) < 0 ||
-	    strv_in(m->argv, m->n_argv, s->argv, WORKLOAD_ARGV_MAX,
-		    &s->argc) < 0 ||
-	    strv_in(m->env, m->n_env, s->env, WORKLOAD_ENV_MAX, &s->envc) <
-		    0) {
+	    strv_in(m->argv, m->n_argv, s->argv, WORKLOAD_ARGV_MAX, &s->argc) <
+		0 ||
+	    strv_in(m->env, m->n_env, s->env, WORKLOAD_ENV_MAX, &s->envc) < 0) {
 		return -EBADMSG;
 	}
 	s->qos = (enum qos_class)qos;
@@ -187,8 +185,8 @@ int wire_workload_spec_decode(const uint8_t *p, size_t len,
 	return rc;
 }
 
-int wire_workload_status_encode(const struct workload_status *s,
-				uint8_t *out, size_t cap, size_t *out_len)
+int wire_workload_status_encode(const struct workload_status *s, uint8_t *out,
+				size_t cap, size_t *out_len)
 {
 	Farnode__V1__WorkloadStatus m = FARNODE__V1__WORKLOAD_STATUS__INIT;
 	int phase = enum_out(s->phase, 7);

@@ -28,7 +28,7 @@ static double now_s(void)
 int main(void)
 {
 	static uint8_t pt[WIRE_DATAGRAM_MAX], dg[WIRE_DATAGRAM_MAX],
-		back[WIRE_DATAGRAM_MAX];
+	    back[WIRE_DATAGRAM_MAX];
 	const size_t pt_len = WIRE_DATAGRAM_MAX - CRYPTO_SEAL_OVERHEAD;
 	uint8_t key[CRYPTO_KEY_LEN];
 	struct crypto_keyring *tx, *rx;
@@ -65,9 +65,9 @@ int main(void)
 	do {
 		for (int i = 0; i < 1000; i++) {
 			if (crypto_seal(tx, pt, pt_len, dg, sizeof(dg), &n) !=
-				    0 ||
+				0 ||
 			    crypto_open(rx, dg, n, back, sizeof(back), &pl) !=
-				    0) {
+				0) {
 				fprintf(stderr, "seal/open failed\n");
 				return 1;
 			}
@@ -114,8 +114,8 @@ int main(void)
 			iters = 0;
 			t0 = now_s();
 			do {
-				crypto_sign(s, 1, payload, sizeof(payload),
-					    sig, &sl);
+				crypto_sign(s, 1, payload, sizeof(payload), sig,
+					    &sl);
 				iters++;
 			} while (now_s() - t0 < 0.3);
 			printf("ECDSA P-256 sign 64 KiB bundle:   %7.0f /s\n",

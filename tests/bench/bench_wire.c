@@ -28,18 +28,18 @@ static double now_s(void)
 }
 
 /* Run fn repeatedly for ~0.25 s; return ns per call. */
-#define TIME_NS(expr)                                                        \
-	({                                                                   \
-		long it_ = 0;                                                \
-		double t0_ = now_s(), el_;                                   \
-		do {                                                         \
-			for (int k_ = 0; k_ < 256; k_++) {                   \
-				expr;                                        \
-			}                                                    \
-			it_ += 256;                                          \
-			el_ = now_s() - t0_;                                 \
-		} while (el_ < 0.25);                                        \
-		el_ / (double)it_ * 1e9;                                     \
+#define TIME_NS(expr)                                                          \
+	({                                                                     \
+		long it_ = 0;                                                  \
+		double t0_ = now_s(), el_;                                     \
+		do {                                                           \
+			for (int k_ = 0; k_ < 256; k_++) {                     \
+				expr;                                          \
+			}                                                      \
+			it_ += 256;                                            \
+			el_ = now_s() - t0_;                                   \
+		} while (el_ < 0.25);                                          \
+		el_ / (double)it_ * 1e9;                                       \
 	})
 
 static volatile int sink;
@@ -53,11 +53,11 @@ static void row(const char *what, size_t bytes, double enc_ns, double dec_ns)
 int main(void)
 {
 	static uint8_t body[WIRE_DATAGRAM_MAX], env[WIRE_DATAGRAM_MAX],
-		dg[WIRE_DATAGRAM_MAX], pt[WIRE_DATAGRAM_MAX], big[65536];
+	    dg[WIRE_DATAGRAM_MAX], pt[WIRE_DATAGRAM_MAX], big[65536];
 	static uint8_t upd_buf[SWIM_UPDATES_MAX][SWIM_UPDATE_ENC_MAX];
 	struct wire_swim_item items[SWIM_UPDATES_MAX];
-	struct wire_envelope h = {.version = WIRE_VERSION, .type = WIRE_PING,
-				  .incarnation = 12345};
+	struct wire_envelope h = {
+	    .version = WIRE_VERSION, .type = WIRE_PING, .incarnation = 12345};
 	struct wire_envelope hd;
 	const uint8_t *b;
 	size_t bl, n_env = 0, n_body = 0, n_fit = 0, n = 0, pl;
@@ -71,8 +71,8 @@ int main(void)
 	}
 	/* envelope alone around a 1,000-byte body */
 	memset(body, 0x42, sizeof(body));
-	e_ns = TIME_NS(wire_envelope_encode(&h, body, 1000, env, sizeof(env),
-					    &n_env));
+	e_ns = TIME_NS(
+	    wire_envelope_encode(&h, body, 1000, env, sizeof(env), &n_env));
 	d_ns = TIME_NS(sink += wire_envelope_decode(env, n_env, &hd, &b, &bl));
 	row("envelope (1000-byte body)", n_env, e_ns, d_ns);
 
@@ -145,8 +145,8 @@ int main(void)
 		double t0, el;
 
 		for (int i = 0; i < BATCH; i++) {
-			crypto_seal(kr, env, n_env, sealed[i], WIRE_DATAGRAM_MAX,
-				    &sealed_len[i]);
+			crypto_seal(kr, env, n_env, sealed[i],
+				    WIRE_DATAGRAM_MAX, &sealed_len[i]);
 		}
 		t0 = now_s();
 		for (int i = 0; i < BATCH; i++) {
@@ -184,8 +184,8 @@ int main(void)
 			snprintf(s.labels[i].value, sizeof(s.labels[i].value),
 				 "value-%d", i);
 		}
-		e_ns = TIME_NS(wire_node_state_encode(&s, big, sizeof(big),
-						      &n));
+		e_ns =
+		    TIME_NS(wire_node_state_encode(&s, big, sizeof(big), &n));
 		d_ns = TIME_NS(sink += wire_node_state_decode(big, n, &d));
 		row("node state (8 labels)", n, e_ns, d_ns);
 	}
@@ -230,8 +230,8 @@ int main(void)
 		snprintf(o.spec.argv[0], WORKLOAD_ARG_MAX, "/usr/bin/infer");
 		snprintf(o.spec.argv[1], WORKLOAD_ARG_MAX, "--model");
 		snprintf(o.spec.argv[2], WORKLOAD_ARG_MAX, "/srv/m.tflite");
-		e_ns = TIME_NS(wire_offload_offer_encode(&o, big, sizeof(big),
-							 &n));
+		e_ns = TIME_NS(
+		    wire_offload_offer_encode(&o, big, sizeof(big), &n));
 		d_ns = TIME_NS(sink += wire_offload_offer_decode(big, n, &d));
 		row("offload offer", n, e_ns, d_ns);
 	}

@@ -22,13 +22,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "fuzz_envelope: %s:%d: %s\n",        \
-				__FILE__, __LINE__, #cond);                  \
-			abort();                                             \
-		}                                                            \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "fuzz_envelope: %s:%d: %s\n",          \
+				__FILE__, __LINE__, #cond);                    \
+			abort();                                               \
+		}                                                              \
 	} while (0)
 
 static uint8_t enc1[1 << 20], enc2[1 << 20];
@@ -44,20 +44,20 @@ static void check_rc(int rc)
  * E(D(data)) must succeed, and E(D(E(D(data)))) must equal it byte for
  * byte (our encoder is deterministic, so equal bytes mean equal values).
  */
-#define ROUNDTRIP(T, D, E, FINI)                                             \
-	do {                                                                 \
-		static T v1, v2;                                             \
-		size_t n1 = 0, n2 = 0;                                       \
-		int rc = D(data, size, &v1);                                 \
-		check_rc(rc);                                                \
-		if (rc == 0) {                                               \
-			CHECK(E(&v1, enc1, sizeof(enc1), &n1) == 0);         \
-			CHECK(D(enc1, n1, &v2) == 0);                        \
-			CHECK(E(&v2, enc2, sizeof(enc2), &n2) == 0);         \
-			CHECK(n1 == n2 && memcmp(enc1, enc2, n1) == 0);      \
-			FINI(&v2);                                           \
-			FINI(&v1);                                           \
-		}                                                            \
+#define ROUNDTRIP(T, D, E, FINI)                                               \
+	do {                                                                   \
+		static T v1, v2;                                               \
+		size_t n1 = 0, n2 = 0;                                         \
+		int rc = D(data, size, &v1);                                   \
+		check_rc(rc);                                                  \
+		if (rc == 0) {                                                 \
+			CHECK(E(&v1, enc1, sizeof(enc1), &n1) == 0);           \
+			CHECK(D(enc1, n1, &v2) == 0);                          \
+			CHECK(E(&v2, enc2, sizeof(enc2), &n2) == 0);           \
+			CHECK(n1 == n2 && memcmp(enc1, enc2, n1) == 0);        \
+			FINI(&v2);                                             \
+			FINI(&v1);                                             \
+		}                                                              \
 	} while (0)
 
 static void no_fini(const void *v)
@@ -109,10 +109,12 @@ static void fuzz_bodies(const uint8_t *data, size_t size)
 			CHECK(fit == n1);
 			CHECK(qs_dec(enc1, b1, e2, &n2, &fp2, &r2) == 0);
 			CHECK(n2 == n1 && fp2 == fp1 && r2 == r1);
-			CHECK(n1 == 0 || memcmp(e1, e2, n1 * sizeof(e1[0])) == 0);
+			CHECK(n1 == 0 ||
+			      memcmp(e1, e2, n1 * sizeof(e1[0])) == 0);
 			/* and cut to a datagram budget: a prefix, in bounds */
 			CHECK(wire_qshare_encode(fp1, r1, e1, n1, enc2,
-						 WIRE_BODY_MAX, &b2, &fit) == 0 ||
+						 WIRE_BODY_MAX, &b2,
+						 &fit) == 0 ||
 			      b2 > WIRE_BODY_MAX);
 			CHECK(b2 <= WIRE_BODY_MAX || fit == 0);
 		}

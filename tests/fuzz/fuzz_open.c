@@ -15,28 +15,27 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "fuzz_open: %s:%d: %s\n", __FILE__,  \
-				__LINE__, #cond);                            \
-			abort();                                             \
-		}                                                            \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "fuzz_open: %s:%d: %s\n", __FILE__,    \
+				__LINE__, #cond);                              \
+			abort();                                               \
+		}                                                              \
 	} while (0)
 
 /* The fixed fuzzing key: bytes 0x00..0x1f (corpus files are sealed with
  * it: valid datagrams of several sizes, plus mutations of them). */
 static const uint8_t fuzz_key[CRYPTO_KEY_LEN] = {
-	0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
-	16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+    0,	1,  2,	3,  4,	5,  6,	7,  8,	9,  10, 11, 12, 13, 14, 15,
+    16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
 
 #define BUF_MAX 4096
 
 static uint64_t rejected(const struct crypto_stats *s)
 {
 	return s->rej_oversized + s->rej_truncated + s->rej_version +
-	       s->rej_unknown_key + s->rej_auth + s->rej_replay +
-	       s->rej_stale;
+	       s->rej_unknown_key + s->rej_auth + s->rej_replay + s->rej_stale;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -20,8 +20,8 @@
 #include "crypto.h"
 
 static const uint8_t key_a[CRYPTO_KEY_LEN] = {
-	1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
-	17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+    1,	2,  3,	4,  5,	6,  7,	8,  9,	10, 11, 12, 13, 14, 15, 16,
+    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
 static void make_key(uint8_t k[CRYPTO_KEY_LEN], uint8_t seed)
 {
@@ -43,9 +43,9 @@ static size_t seal(struct crypto_keyring *kr, const char *msg, uint8_t *out)
 {
 	size_t n = 0;
 
-	assert_int_equal(crypto_seal(kr, (const uint8_t *)msg, strlen(msg),
-				     out, 1400, &n),
-			 0);
+	assert_int_equal(
+	    crypto_seal(kr, (const uint8_t *)msg, strlen(msg), out, 1400, &n),
+	    0);
 	assert_int_equal(n, strlen(msg) + CRYPTO_SEAL_OVERHEAD);
 	return n;
 }
@@ -256,8 +256,8 @@ static void test_stream_channel_own_window(void **state)
 	size_t fn = 0, n;
 
 	(void)state;
-	assert_int_equal(crypto_seal_stream(tx, (const uint8_t *)"push-pull",
-					    9, frame, sizeof(frame), &fn),
+	assert_int_equal(crypto_seal_stream(tx, (const uint8_t *)"push-pull", 9,
+					    frame, sizeof(frame), &fn),
 			 0);
 	/* its own instance: the nonce prefix differs from datagrams' */
 	n = seal(tx, "datagram", dg);
@@ -386,8 +386,7 @@ static void test_keyring_management(void **state)
 	assert_int_equal(id, ids[3]);
 	assert_int_equal(crypto_keyring_primary(kr), ids[0]);
 	assert_int_equal(crypto_keyring_remove(kr, ids[0]), -EBUSY);
-	assert_int_equal(crypto_keyring_use(kr, ids[CRYPTO_KEYS_MAX]),
-			 -ENOKEY);
+	assert_int_equal(crypto_keyring_use(kr, ids[CRYPTO_KEYS_MAX]), -ENOKEY);
 	assert_int_equal(crypto_keyring_use(kr, ids[5]), 0);
 	assert_int_equal(crypto_keyring_primary(kr), ids[5]);
 	assert_int_equal(crypto_keyring_remove(kr, ids[5]), -EBUSY);
@@ -449,10 +448,12 @@ static void test_two_node_rotation(void **state)
 		}
 		switch (step) {
 		case 1:
-			assert_int_equal(crypto_keyring_install(node[0], k2, NULL), 0);
+			assert_int_equal(
+			    crypto_keyring_install(node[0], k2, NULL), 0);
 			break;
 		case 2:
-			assert_int_equal(crypto_keyring_install(node[1], k2, NULL), 0);
+			assert_int_equal(
+			    crypto_keyring_install(node[1], k2, NULL), 0);
 			break;
 		case 3:
 			assert_int_equal(crypto_keyring_use(node[0], id2), 0);
@@ -461,10 +462,12 @@ static void test_two_node_rotation(void **state)
 			assert_int_equal(crypto_keyring_use(node[1], id2), 0);
 			break;
 		case 6:
-			assert_int_equal(crypto_keyring_remove(node[0], id1), 0);
+			assert_int_equal(crypto_keyring_remove(node[0], id1),
+					 0);
 			break;
 		case 7:
-			assert_int_equal(crypto_keyring_remove(node[1], id1), 0);
+			assert_int_equal(crypto_keyring_remove(node[1], id1),
+					 0);
 			break;
 		default:
 			break;
@@ -474,8 +477,8 @@ static void test_two_node_rotation(void **state)
 
 			for (int j = 0; j < 3; j++) {
 				inflight_len[to][n_inflight[to]] =
-					seal(node[from], "rotate",
-					     inflight[to][n_inflight[to]]);
+				    seal(node[from], "rotate",
+					 inflight[to][n_inflight[to]]);
 				n_inflight[to]++;
 			}
 		}
@@ -612,9 +615,9 @@ static void test_sign_verify(void **state)
 	assert_string_not_equal(hub_id, rogue_id);
 	assert_int_equal(pins.n, 1);
 
-	assert_int_equal(crypto_sign(hub, 1, (const uint8_t *)payload, plen,
-				     sig, &sig_len),
-			 0);
+	assert_int_equal(
+	    crypto_sign(hub, 1, (const uint8_t *)payload, plen, sig, &sig_len),
+	    0);
 	assert_true(sig_len > 8 && sig_len <= CRYPTO_SIG_MAX);
 	assert_int_equal(crypto_verify(&pins, hub_id, 1,
 				       (const uint8_t *)payload, plen, sig,
@@ -625,9 +628,9 @@ static void test_sign_verify(void **state)
 	for (size_t i = 0; i < plen; i += 4) {
 		memcpy(mod, payload, plen);
 		mod[i] ^= 0x01;
-		assert_int_equal(crypto_verify(&pins, hub_id, 1, mod, plen,
-					       sig, sig_len),
-				 -EKEYREJECTED);
+		assert_int_equal(
+		    crypto_verify(&pins, hub_id, 1, mod, plen, sig, sig_len),
+		    -EKEYREJECTED);
 	}
 	/* truncated payload, other kind */
 	assert_int_equal(crypto_verify(&pins, hub_id, 1,
@@ -662,14 +665,12 @@ static void test_sign_verify(void **state)
 				       (const uint8_t *)payload, plen, bad,
 				       bad_len),
 			 -EKEYREJECTED);
-	assert_int_equal(crypto_verify(&pins, NULL, 1,
-				       (const uint8_t *)payload, plen, sig,
-				       sig_len),
+	assert_int_equal(crypto_verify(&pins, NULL, 1, (const uint8_t *)payload,
+				       plen, sig, sig_len),
 			 -ENOKEY);
 	/* pinning garbage fails; pinning twice is a no-op */
-	assert_int_equal(crypto_pins_add(&pins, (const uint8_t *)"nope", 5,
-					 NULL),
-			 -EBADMSG);
+	assert_int_equal(
+	    crypto_pins_add(&pins, (const uint8_t *)"nope", 5, NULL), -EBADMSG);
 	{
 		char path[160];
 
@@ -686,20 +687,20 @@ static void test_sign_verify(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip_and_layout),
-		cmocka_unit_test(test_every_bit_flip_rejected),
-		cmocka_unit_test(test_wrong_key_same_id),
-		cmocka_unit_test(test_unknown_truncated_oversized),
-		cmocka_unit_test(test_replay_window),
-		cmocka_unit_test(test_stream_channel_own_window),
-		cmocka_unit_test(test_restarted_sender_accepted),
-		cmocka_unit_test(test_lru_eviction_and_tombstones),
-		cmocka_unit_test(test_nonces_unique),
-		cmocka_unit_test(test_keyring_management),
-		cmocka_unit_test(test_two_node_rotation),
-		cmocka_unit_test(test_key_text),
-		cmocka_unit_test(test_keygen_files),
-		cmocka_unit_test(test_sign_verify),
+	    cmocka_unit_test(test_roundtrip_and_layout),
+	    cmocka_unit_test(test_every_bit_flip_rejected),
+	    cmocka_unit_test(test_wrong_key_same_id),
+	    cmocka_unit_test(test_unknown_truncated_oversized),
+	    cmocka_unit_test(test_replay_window),
+	    cmocka_unit_test(test_stream_channel_own_window),
+	    cmocka_unit_test(test_restarted_sender_accepted),
+	    cmocka_unit_test(test_lru_eviction_and_tombstones),
+	    cmocka_unit_test(test_nonces_unique),
+	    cmocka_unit_test(test_keyring_management),
+	    cmocka_unit_test(test_two_node_rotation),
+	    cmocka_unit_test(test_key_text),
+	    cmocka_unit_test(test_keygen_files),
+	    cmocka_unit_test(test_sign_verify),
 	};
 
 	return cmocka_run_group_tests(tests, make_tmpdir, rm_tmpdir);

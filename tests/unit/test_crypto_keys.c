@@ -74,21 +74,18 @@ static void test_persist_and_reload(void **state)
 	b64_key(2, k2, &id2);
 	assert_int_not_equal(id1, id2);
 	assert_int_equal(crypto_keys_load(kr, st), 0);
-	assert_int_equal(crypto_keys_install(kr, st, k1, &got, why,
-					     sizeof(why)),
-			 0);
+	assert_int_equal(
+	    crypto_keys_install(kr, st, k1, &got, why, sizeof(why)), 0);
 	assert_int_equal(got, id1);
-	assert_int_equal(crypto_keys_install(kr, st, k2, &got, why,
-					     sizeof(why)),
-			 0);
+	assert_int_equal(
+	    crypto_keys_install(kr, st, k2, &got, why, sizeof(why)), 0);
 	assert_int_equal(got, id2);
 	/* installing again is a no-op, also in the store */
-	assert_int_equal(crypto_keys_install(kr, st, k2, &got, why,
-					     sizeof(why)),
-			 0);
-	assert_int_equal(crypto_keys_install(kr, st, "not base64", &got, why,
-					     sizeof(why)),
-			 -EBADMSG);
+	assert_int_equal(
+	    crypto_keys_install(kr, st, k2, &got, why, sizeof(why)), 0);
+	assert_int_equal(
+	    crypto_keys_install(kr, st, "not base64", &got, why, sizeof(why)),
+	    -EBADMSG);
 	assert_non_null(strstr(why, "base64"));
 	/* the primary cannot be removed; unknown ids are refused */
 	assert_int_equal(crypto_keys_remove(kr, st, id1, why, sizeof(why)),
@@ -100,15 +97,13 @@ static void test_persist_and_reload(void **state)
 		if (bogus == id2) {
 			bogus++;
 		}
-		assert_int_equal(crypto_keys_use(kr, st, bogus, why,
-						 sizeof(why)),
-				 -ENOKEY);
+		assert_int_equal(
+		    crypto_keys_use(kr, st, bogus, why, sizeof(why)), -ENOKEY);
 		assert_int_equal(crypto_keyring_primary(kr), id1);
 	}
 	assert_int_equal(crypto_keys_use(kr, st, id2, why, sizeof(why)), 0);
-	assert_int_equal(crypto_seal(kr, (const uint8_t *)"x", 1, dg,
-				     sizeof(dg), &n),
-			 0);
+	assert_int_equal(
+	    crypto_seal(kr, (const uint8_t *)"x", 1, dg, sizeof(dg), &n), 0);
 	crypto_keyring_free(kr);
 	store_close(st);
 
@@ -162,10 +157,10 @@ static void test_corrupt_row_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_persist_and_reload, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_row_refused,
-						setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_persist_and_reload, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_row_refused, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

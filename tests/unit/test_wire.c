@@ -60,16 +60,15 @@ static void test_envelope_roundtrip_all_types(void **state)
 
 			fill_id(&h.sender, (uint8_t)t);
 			h.incarnation = t == 0 ? 0 : UINT64_MAX - t;
-			assert_int_equal(wire_envelope_encode(&h, body, lens[l],
-							      buf, WIRE_ENVELOPE_MAX,
-							      &n),
-					 0);
+			assert_int_equal(
+			    wire_envelope_encode(&h, body, lens[l], buf,
+						 WIRE_ENVELOPE_MAX, &n),
+			    0);
 			assert_true(n <= lens[l] + WIRE_ENVELOPE_OVERHEAD);
 			assert_true(n + CRYPTO_SEAL_OVERHEAD <=
 				    WIRE_DATAGRAM_MAX);
-			assert_int_equal(wire_envelope_decode(buf, n, &d, &b,
-							      &bl),
-					 0);
+			assert_int_equal(
+			    wire_envelope_decode(buf, n, &d, &b, &bl), 0);
 			assert_int_equal(d.version, WIRE_VERSION);
 			assert_int_equal(d.type, types[t]);
 			assert_true(d.incarnation == h.incarnation);
@@ -135,9 +134,8 @@ static void test_envelope_rejections(void **state)
 		struct wire_envelope z = {.version = WIRE_VERSION,
 					  .type = WIRE_ACK};
 
-		assert_int_equal(wire_envelope_encode(&z, NULL, 0, buf,
-						      sizeof(buf), &n),
-				 0);
+		assert_int_equal(
+		    wire_envelope_encode(&z, NULL, 0, buf, sizeof(buf), &n), 0);
 		assert_int_equal(wire_envelope_decode(buf, n, &d, &b, &bl),
 				 -EBADMSG);
 	}
@@ -165,15 +163,15 @@ static void test_envelope_rejections(void **state)
 		const uint8_t f0[] = {0x00, 0x01};
 		const uint8_t grp[] = {0x0b, 0x0c};
 
-		assert_int_equal(wire_envelope_decode(wt, sizeof(wt), &d, &b,
-						      &bl),
-				 -EBADMSG);
-		assert_int_equal(wire_envelope_decode(f0, sizeof(f0), &d, &b,
-						      &bl),
-				 -EBADMSG);
-		assert_int_equal(wire_envelope_decode(grp, sizeof(grp), &d, &b,
-						      &bl),
-				 -EBADMSG);
+		assert_int_equal(
+		    wire_envelope_decode(wt, sizeof(wt), &d, &b, &bl),
+		    -EBADMSG);
+		assert_int_equal(
+		    wire_envelope_decode(f0, sizeof(f0), &d, &b, &bl),
+		    -EBADMSG);
+		assert_int_equal(
+		    wire_envelope_decode(grp, sizeof(grp), &d, &b, &bl),
+		    -EBADMSG);
 	}
 	/* unknown fields are skipped */
 	n = pb_envelope(1, 4, 16, 2);
@@ -223,7 +221,8 @@ static void make_state(struct node_state *s, struct rng *r)
 	s->policy_version = rng_below(r, 1000);
 	s->n_labels = rng_below(r, NODE_LABELS_MAX + 1);
 	for (uint32_t i = 0; i < s->n_labels; i++) {
-		snprintf(s->labels[i].key, sizeof(s->labels[i].key), "key%u", i);
+		snprintf(s->labels[i].key, sizeof(s->labels[i].key), "key%u",
+			 i);
 		memset(s->labels[i].value, 'v', rng_below(r, 63));
 	}
 }
@@ -240,9 +239,8 @@ static void test_node_state_roundtrip(void **state)
 		Farnode__V1__NodeState *pb;
 
 		make_state(&s, &r);
-		assert_int_equal(wire_node_state_encode(&s, buf, sizeof(buf),
-							&n),
-				 0);
+		assert_int_equal(
+		    wire_node_state_encode(&s, buf, sizeof(buf), &n), 0);
 		memset(&d, 0xee, sizeof(d));
 		assert_int_equal(wire_node_state_decode(buf, n, &d), 0);
 		assert_memory_equal(&s, &d, sizeof(s));
@@ -287,9 +285,9 @@ static void test_node_state_roundtrip(void **state)
 		assert_int_equal(wire_node_state_decode(buf, n, &d), 0);
 		assert_string_equal(d.labels[0].value, "ok");
 	}
-	assert_int_equal(wire_node_state_decode(buf, WIRE_NODE_STATE_MAX + 1,
-						&d),
-			 -EMSGSIZE);
+	assert_int_equal(
+	    wire_node_state_decode(buf, WIRE_NODE_STATE_MAX + 1, &d),
+	    -EMSGSIZE);
 	/* too small an output buffer says how much is needed */
 	make_state(&s, &r);
 	assert_int_equal(wire_node_state_encode(&s, buf, 3, &n), -ENOBUFS);
@@ -298,8 +296,8 @@ static void test_node_state_roundtrip(void **state)
 
 static void test_link_state_roundtrip(void **state)
 {
-	struct link_state s = {.rtt_ms = 12.25, .loss = 0.125,
-			       .bandwidth_bps = -1};
+	struct link_state s = {
+	    .rtt_ms = 12.25, .loss = 0.125, .bandwidth_bps = -1};
 	struct link_state d;
 	size_t n;
 
@@ -366,9 +364,8 @@ static void test_workload_roundtrip(void **state)
 	rng_seed(&r, 7);
 	for (int i = 0; i < 100; i++) {
 		make_spec(&s, &r, i);
-		assert_int_equal(wire_workload_spec_encode(&s, buf, sizeof(buf),
-							   &n),
-				 0);
+		assert_int_equal(
+		    wire_workload_spec_encode(&s, buf, sizeof(buf), &n), 0);
 		assert_true(n <= WIRE_WORKLOAD_SPEC_MAX);
 		memset(&d, 0x55, sizeof(d));
 		assert_int_equal(wire_workload_spec_decode(buf, n, &d), 0);
@@ -438,9 +435,8 @@ static void test_workload_roundtrip(void **state)
 		if (ph == WL_OFFLOADED) {
 			fill_id(&st.placed_on, 9);
 		}
-		assert_int_equal(wire_workload_status_encode(&st, buf,
-							     sizeof(buf), &n),
-				 0);
+		assert_int_equal(
+		    wire_workload_status_encode(&st, buf, sizeof(buf), &n), 0);
 		memset(&ds, 0x11, sizeof(ds));
 		assert_int_equal(wire_workload_status_decode(buf, n, &ds), 0);
 		assert_memory_equal(&st, &ds, sizeof(st));
@@ -473,10 +469,9 @@ static void test_offload_roundtrip(void **state)
 	{
 		const uint8_t no_spec[] = {0x08, 0x01};
 
-		assert_int_equal(wire_offload_offer_decode(no_spec,
-							   sizeof(no_spec),
-							   &od),
-				 -EBADMSG);
+		assert_int_equal(
+		    wire_offload_offer_decode(no_spec, sizeof(no_spec), &od),
+		    -EBADMSG);
 	}
 
 	for (int acc = 0; acc < 2; acc++) {
@@ -484,12 +479,11 @@ static void test_offload_roundtrip(void **state)
 		rp.offer_id = 99;
 		snprintf(rp.workload_id, sizeof(rp.workload_id), "wl-1");
 		rp.accepted = acc;
-		rp.decline = acc ? OFFLOAD_DECLINE_NONE
-				 : OFFLOAD_DECLINE_LOCALITY;
+		rp.decline =
+		    acc ? OFFLOAD_DECLINE_NONE : OFFLOAD_DECLINE_LOCALITY;
 		rp.reserve_ms = acc ? 30000 : 0;
-		assert_int_equal(wire_offload_reply_encode(&rp, buf,
-							   sizeof(buf), &n),
-				 0);
+		assert_int_equal(
+		    wire_offload_reply_encode(&rp, buf, sizeof(buf), &n), 0);
 		memset(&rd, 0x33, sizeof(rd));
 		assert_int_equal(wire_offload_reply_decode(buf, n, &rd), 0);
 		assert_memory_equal(&rp, &rd, sizeof(rp));
@@ -561,7 +555,7 @@ static void test_qshare_budget(void **state)
 	/* protobuf-c reads the same */
 	{
 		Farnode__V1__QShare *pb =
-			farnode__v1__qshare__unpack(NULL, n, buf);
+		    farnode__v1__qshare__unpack(NULL, n, buf);
 
 		assert_non_null(pb);
 		assert_int_equal(pb->n_entries, 500);
@@ -579,20 +573,18 @@ static void test_qshare_budget(void **state)
 				 0);
 		assert_true(n <= budget);
 		assert_true(fit > 0);
-		assert_int_equal(wire_qshare_decode(buf, n, &fp, &round, d,
-						    500, &got),
-				 0);
+		assert_int_equal(
+		    wire_qshare_decode(buf, n, &fp, &round, d, 500, &got), 0);
 		assert_int_equal(got, fit);
 		assert_memory_equal(d, e + off, fit * sizeof(e[0]));
 		/* one more entry would not have fitted */
 		if (off + fit < 500) {
 			size_t n2, fit2;
 
-			assert_int_equal(wire_qshare_encode(0xabcdef, 78,
-							    e + off, fit + 1,
-							    buf, sizeof(buf),
-							    &n2, &fit2),
-					 0);
+			assert_int_equal(
+			    wire_qshare_encode(0xabcdef, 78, e + off, fit + 1,
+					       buf, sizeof(buf), &n2, &fit2),
+			    0);
 			assert_true(n2 > budget);
 		}
 		off += fit;
@@ -600,27 +592,24 @@ static void test_qshare_budget(void **state)
 	}
 	assert_true(datagrams > 1);
 	/* header does not fit at all */
-	assert_int_equal(wire_qshare_encode(0xabcdef, 78, e, 1, buf, 2, &n,
-					    &fit),
-			 -ENOBUFS);
+	assert_int_equal(
+	    wire_qshare_encode(0xabcdef, 78, e, 1, buf, 2, &n, &fit), -ENOBUFS);
 	/* decode bounds: more entries than the caller's array */
-	assert_int_equal(wire_qshare_encode(1, 1, e, 10, buf, sizeof(buf), &n,
-					    &fit),
-			 0);
+	assert_int_equal(
+	    wire_qshare_encode(1, 1, e, 10, buf, sizeof(buf), &n, &fit), 0);
 	assert_int_equal(wire_qshare_decode(buf, n, &fp, &round, d, 9, &got),
 			 -EBADMSG);
 	/* zero visits or NaN q on the wire are refused */
 	e[3].visits = 0;
-	assert_int_equal(wire_qshare_encode(1, 1, e, 10, buf, sizeof(buf), &n,
-					    &fit),
-			 0);
+	assert_int_equal(
+	    wire_qshare_encode(1, 1, e, 10, buf, sizeof(buf), &n, &fit), 0);
 	assert_int_equal(wire_qshare_decode(buf, n, &fp, &round, d, 10, &got),
 			 -EBADMSG);
 	e[3].visits = 1;
 	e[4].q = NAN;
-	assert_int_equal(wire_qshare_encode(1, 1, e, 10, buf, sizeof(buf), &n,
-					    &fit),
-			 -EINVAL);
+	assert_int_equal(
+	    wire_qshare_encode(1, 1, e, 10, buf, sizeof(buf), &n, &fit),
+	    -EINVAL);
 }
 
 /* ---- policy, desired state, bundles -------------------------------------- */
@@ -633,11 +622,11 @@ static void make_policy(struct policy *p, size_t n_prior, struct rng *r)
 	p->issued_ms = 1700000000000ull;
 	p->expires_ms = 1800000000000ull;
 	p->has_hyper = true;
-	p->hyper = (struct policy_hyper){0.1, 0.9, 0.2, 0.01, 0.999, 0.5, 3,
-					 75.0};
+	p->hyper =
+	    (struct policy_hyper){0.1, 0.9, 0.2, 0.01, 0.999, 0.5, 3, 75.0};
 	p->n_masks = 2;
 	p->masks[0] = (struct policy_mask){QOS_GOLD, SCHED_FORBID_DEFER |
-							     SCHED_FORBID_REJECT};
+							 SCHED_FORBID_REJECT};
 	p->masks[1] = (struct policy_mask){QOS_BESTEFFORT, SCHED_FORBID_LOCAL};
 	p->has_reward = true;
 	p->reward = (struct policy_reward){.met = 1,
@@ -662,8 +651,7 @@ static void make_policy(struct policy *p, size_t n_prior, struct rng *r)
 	}
 }
 
-static void assert_policy_equal(const struct policy *a,
-				const struct policy *b)
+static void assert_policy_equal(const struct policy *a, const struct policy *b)
 {
 	assert_true(a->version == b->version);
 	assert_string_equal(a->partition, b->partition);
@@ -703,7 +691,7 @@ static void test_policy_roundtrip(void **state)
 	/* generated decoder agrees */
 	{
 		Farnode__V1__Policy *pb =
-			farnode__v1__policy__unpack(NULL, n2, buf);
+		    farnode__v1__policy__unpack(NULL, n2, buf);
 
 		assert_non_null(pb);
 		assert_true(pb->version == 42);
@@ -761,7 +749,8 @@ static void test_policy_roundtrip(void **state)
 	p.masks[1].qos = QOS_SILVER;
 	{
 		Farnode__V1__Policy m = FARNODE__V1__POLICY__INIT;
-		Farnode__V1__RewardWeights rw = FARNODE__V1__REWARD_WEIGHTS__INIT;
+		Farnode__V1__RewardWeights rw =
+		    FARNODE__V1__REWARD_WEIGHTS__INIT;
 		double two[2] = {1, 2};
 
 		m.version = 1;
@@ -816,13 +805,12 @@ static void test_desired_roundtrip(void **state)
 	assert_int_equal(d.n_workloads, 20);
 	assert_memory_equal(d.workloads, s.workloads,
 			    20 * sizeof(s.workloads[0]));
-	assert_int_equal(desired_state_check(&d, "p1", &s.node, 4, 99, why,
-					     sizeof(why)),
-			 0);
+	assert_int_equal(
+	    desired_state_check(&d, "p1", &s.node, 4, 99, why, sizeof(why)), 0);
 	fill_id(&other, 5);
-	assert_int_equal(desired_state_check(&d, "p1", &other, 4, 99, why,
-					     sizeof(why)),
-			 -EXDEV);
+	assert_int_equal(
+	    desired_state_check(&d, "p1", &other, 4, 99, why, sizeof(why)),
+	    -EXDEV);
 	desired_state_fini(&d);
 	/* empty desired set is valid (remove everything) */
 	s.n_workloads = 0;
@@ -835,9 +823,9 @@ static void test_desired_roundtrip(void **state)
 	{
 		const uint8_t no_node[] = {0x08, 0x05};
 
-		assert_int_equal(wire_desired_decode(no_node, sizeof(no_node),
-						     &d),
-				 -EBADMSG);
+		assert_int_equal(
+		    wire_desired_decode(no_node, sizeof(no_node), &d),
+		    -EBADMSG);
 	}
 	desired_state_fini(&s);
 }
@@ -883,15 +871,14 @@ static void test_bundles(void **state)
 	assert_string_equal(b.key_id, crypto_signer_key_id(hub));
 	assert_int_equal(b.kind, BUNDLE_POLICY);
 	assert_int_equal(b.payload_len, strlen(msg));
-	assert_int_equal(wire_bundle_open(&pins, buf, n, BUNDLE_POLICY,
-					  &payload, &plen),
-			 0);
+	assert_int_equal(
+	    wire_bundle_open(&pins, buf, n, BUNDLE_POLICY, &payload, &plen), 0);
 	assert_int_equal(plen, strlen(msg));
 	assert_memory_equal(payload, msg, plen);
 	/* the generated decoder reads it too */
 	{
 		Farnode__V1__SignedBundle *pb =
-			farnode__v1__signed_bundle__unpack(NULL, n, buf);
+		    farnode__v1__signed_bundle__unpack(NULL, n, buf);
 
 		assert_non_null(pb);
 		assert_int_equal(pb->kind,
@@ -900,37 +887,36 @@ static void test_bundles(void **state)
 		farnode__v1__signed_bundle__free_unpacked(pb, NULL);
 	}
 	/* wrong kind wanted */
-	assert_int_equal(wire_bundle_open(&pins, buf, n, BUNDLE_DESIRED,
-					  &payload, &plen),
-			 -ENOMSG);
+	assert_int_equal(
+	    wire_bundle_open(&pins, buf, n, BUNDLE_DESIRED, &payload, &plen),
+	    -ENOMSG);
 	/* tampered payload byte */
 	memcpy(rbuf, buf, n);
 	rbuf[b.payload - buf] ^= 0x20;
-	assert_int_equal(wire_bundle_open(&pins, rbuf, n, BUNDLE_POLICY,
-					  &payload, &plen),
-			 -EKEYREJECTED);
+	assert_int_equal(
+	    wire_bundle_open(&pins, rbuf, n, BUNDLE_POLICY, &payload, &plen),
+	    -EKEYREJECTED);
 	/* re-labelled as the other kind with the same signature */
 	memcpy(rbuf, buf, n);
 	assert_int_equal(rbuf[n - 1], BUNDLE_POLICY);
 	rbuf[n - 1] = BUNDLE_DESIRED;
-	assert_int_equal(wire_bundle_open(&pins, rbuf, n, BUNDLE_DESIRED,
-					  &payload, &plen),
-			 -EKEYREJECTED);
+	assert_int_equal(
+	    wire_bundle_open(&pins, rbuf, n, BUNDLE_DESIRED, &payload, &plen),
+	    -EKEYREJECTED);
 	/* signed by an unpinned key */
 	assert_int_equal(wire_bundle_sign(rogue, BUNDLE_POLICY,
 					  (const uint8_t *)msg, strlen(msg),
 					  rbuf, sizeof(rbuf), &rn),
 			 0);
-	assert_int_equal(wire_bundle_open(&pins, rbuf, rn, BUNDLE_POLICY,
-					  &payload, &plen),
-			 -ENOKEY);
+	assert_int_equal(
+	    wire_bundle_open(&pins, rbuf, rn, BUNDLE_POLICY, &payload, &plen),
+	    -ENOKEY);
 	/* rogue signature under the hub's key id */
 	{
 		struct wire_bundle rb;
 
 		assert_int_equal(wire_bundle_decode(rbuf, rn, &rb), 0);
-		memcpy(rb.key_id, crypto_signer_key_id(hub),
-		       sizeof(rb.key_id));
+		memcpy(rb.key_id, crypto_signer_key_id(hub), sizeof(rb.key_id));
 		assert_int_equal(wire_bundle_encode(&rb, buf + 8192, 4096, &rn),
 				 0);
 		assert_int_equal(wire_bundle_open(&pins, buf + 8192, rn,
@@ -945,10 +931,10 @@ static void test_bundles(void **state)
 		assert_true(rc == -EBADMSG || rc == -ENOMSG);
 	}
 	{
-		const uint8_t kind9[] = {0x0a, 0x10, '0', '1', '2', '3', '4',
-					 '5', '6', '7', '8', '9', 'a', 'b',
-					 'c', 'd', 'e', 'f', 0x1a, 0x01, 0x30,
-					 0x20, 0x09};
+		const uint8_t kind9[] = {0x0a, 0x10, '0',  '1',	 '2', '3',
+					 '4',  '5',  '6',  '7',	 '8', '9',
+					 'a',  'b',  'c',  'd',	 'e', 'f',
+					 0x1a, 0x01, 0x30, 0x20, 0x09};
 
 		assert_int_equal(wire_bundle_decode(kind9, sizeof(kind9), &b),
 				 -ENOMSG);
@@ -1013,17 +999,17 @@ static void test_uplink_roundtrip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_envelope_roundtrip_all_types),
-		cmocka_unit_test(test_envelope_rejections),
-		cmocka_unit_test(test_node_state_roundtrip),
-		cmocka_unit_test(test_link_state_roundtrip),
-		cmocka_unit_test(test_workload_roundtrip),
-		cmocka_unit_test(test_offload_roundtrip),
-		cmocka_unit_test(test_qshare_budget),
-		cmocka_unit_test(test_policy_roundtrip),
-		cmocka_unit_test(test_desired_roundtrip),
-		cmocka_unit_test(test_bundles),
-		cmocka_unit_test(test_uplink_roundtrip),
+	    cmocka_unit_test(test_envelope_roundtrip_all_types),
+	    cmocka_unit_test(test_envelope_rejections),
+	    cmocka_unit_test(test_node_state_roundtrip),
+	    cmocka_unit_test(test_link_state_roundtrip),
+	    cmocka_unit_test(test_workload_roundtrip),
+	    cmocka_unit_test(test_offload_roundtrip),
+	    cmocka_unit_test(test_qshare_budget),
+	    cmocka_unit_test(test_policy_roundtrip),
+	    cmocka_unit_test(test_desired_roundtrip),
+	    cmocka_unit_test(test_bundles),
+	    cmocka_unit_test(test_uplink_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
