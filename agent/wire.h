@@ -112,6 +112,15 @@ int wire_envelope_decode(const uint8_t *p, size_t len, struct wire_envelope *h,
 #define WIRE_NODE_STATE_MAX 4096 /* input cap, bytes */
 #define WIRE_LINK_STATE_MAX 64
 
+/*
+ * Each pair below follows the same contract. _encode serialises the
+ * struct (borrowed) into out[0..cap): 0 and *out_len, -ENOBUFS with
+ * *out_len = bytes needed, or -EINVAL for a value the schema cannot carry
+ * (unterminated string, enum out of range, non-finite double). _decode
+ * fills the caller's struct from p[0..len) without keeping pointers into
+ * p: 0, -EMSGSIZE (over the input cap), -EBADMSG (malformed or out of
+ * bounds; the struct is then unspecified).
+ */
 int wire_node_state_encode(const struct node_state *s, uint8_t *out, size_t cap,
 			   size_t *out_len);
 /* Fractions (cpu_free) must be in 0..1; at most NODE_LABELS_MAX labels. */
