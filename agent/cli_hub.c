@@ -757,13 +757,14 @@ static int cmd_hub_status(struct hub_opts *o)
 		       ",\"outbox_dropped\":%" PRIu64
 		       ",\"policy_version\":%" PRIu64
 		       ",\"desired_version\":%" PRIu64
-		       ",\"bundles_rejected\":%" PRIu64 ",\"last_error\":",
+		       ",\"bundles_rejected\":%" PRIu64
+		       ",\"broker_malformed\":%" PRIu64 ",\"last_error\":",
 		       r->enabled ? "true" : "false",
 		       r->connected ? "true" : "false", r->connects,
 		       r->failures, r->bytes_tx, r->bytes_rx, r->events_sent,
 		       r->events_acked, r->outbox_queued, r->outbox_dropped,
 		       r->policy_version, r->desired_version,
-		       r->bundles_rejected);
+		       r->bundles_rejected, r->broker_malformed);
 		cli_json_str(stdout, r->last_error);
 		printf("}\n");
 	} else {
@@ -776,11 +777,12 @@ static int cmd_hub_status(struct hub_opts *o)
 		       "connections:  %" PRIu64 " made, %" PRIu64 " failed\n"
 		       "traffic:      %" PRIu64 " bytes out, %" PRIu64
 		       " bytes in\n"
-		       "rejected:     %" PRIu64 " bundles\n",
+		       "rejected:     %" PRIu64 " bundles, %" PRIu64
+		       " broker packets\n",
 		       r->state, r->policy_version, r->desired_version,
 		       r->outbox_queued, r->outbox_dropped, r->events_sent,
 		       r->events_acked, r->connects, r->failures, r->bytes_tx,
-		       r->bytes_rx, r->bundles_rejected);
+		       r->bytes_rx, r->bundles_rejected, r->broker_malformed);
 		if (r->last_error[0] != '\0') {
 			printf("last error:   %s\n", r->last_error);
 		}

@@ -29,6 +29,7 @@ CTL_HANDLER(ctl_hub_status)
 		r->failures = info.failures;
 		r->bytes_tx = info.bytes_tx;
 		r->bytes_rx = info.bytes_rx;
+		r->broker_malformed = info.malformed;
 		r->events_sent = info.events_sent;
 		r->events_acked = info.events_acked;
 		r->outbox_queued = info.outbox_queued;

@@ -1016,6 +1016,7 @@ int uplink_info(const struct agent *a, struct uplink_info *out)
 		out->failures = cs.failures;
 		out->bytes_tx = cs.bytes_tx;
 		out->bytes_rx = cs.bytes_rx;
+		out->malformed = cs.malformed;
 	}
 	out->events_sent = u->events_sent;
 	out->events_acked = u->events_acked;

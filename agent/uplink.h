@@ -86,6 +86,7 @@ struct uplink_info {
 	uint64_t failures;
 	uint64_t bytes_tx; /* MQTT bytes written */
 	uint64_t bytes_rx;
+	uint64_t malformed; /* packets from the broker refused */
 	uint64_t events_sent;  /* PUBLISH of outbox events (incl. resends) */
 	uint64_t events_acked;
 	uint64_t outbox_queued;
