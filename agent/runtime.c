@@ -772,6 +772,7 @@ void runtime_free(struct runtime *rt)
 		uv_close((uv_handle_t *)&w->timer, wl_timer_close_cb);
 		w = next;
 	}
+	rt__close_procs(rt); /* crun helpers still running */
 	rt->head = NULL;
 	rt->tail = &rt->head;
 	rt->n = 0;

@@ -31,6 +31,7 @@ struct wl_proc {
 	struct runtime *rt;
 	struct wl *w; /* NULL once the workload let go of it */
 	int step;
+	struct wl_proc *prev, *next; /* runtime's list of live processes */
 };
 
 /* A pidfd watched for the exit of a process that is not our child. */
@@ -80,6 +81,7 @@ struct runtime {
 	runtime_event_fn event;
 	void *event_ud;
 	uv_timer_t check; /* log rotation, TRACK_PROC liveness */
+	struct wl_proc *procs; /* every spawned process handle still open */
 	uint32_t open_handles;
 	bool readmitting;
 	bool closing;
@@ -133,6 +135,8 @@ int rt__store_load(struct runtime *rt, rt_load_fn fn);
 int rt__spawn_helper(struct runtime *rt, struct wl *w, int step, char **args,
 		     int out_fd);
 void rt__proc_closed(uv_handle_t *h);
+/* runtime_free: close every process handle (processes keep running). */
+void rt__close_procs(struct runtime *rt);
 
 /* runtime_oci.c */
 int rt__oci_start(struct wl *w);

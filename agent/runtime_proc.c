@@ -129,10 +129,31 @@ void rt__proc_closed(uv_handle_t *h)
 {
 	struct wl_proc *p = h->data;
 	struct runtime *rt = p->rt;
+	if (p->prev != NULL) {
+		p->prev->next = p->next;
+	} else {
+		rt->procs = p->next;
+	}
+	if (p->next != NULL) {
+		p->next->prev = p->prev;
+	}
 	free(p);
 	rt->open_handles--;
 	if (rt->closing && rt->open_handles == 0) {
 		free(rt);
+	}
+}
+
+void rt__close_procs(struct runtime *rt)
+{
+	for (struct wl_proc *p = rt->procs; p != NULL; p = p->next) {
+		if (p->w != NULL) {
+			p->w->proc = NULL;
+			p->w = NULL;
+		}
+		if (!uv_is_closing((uv_handle_t *)&p->h)) {
+			uv_close((uv_handle_t *)&p->h, rt__proc_closed);
+		}
 	}
 }
 
@@ -337,6 +358,11 @@ static int spawn(struct runtime *rt, struct wl *w, int step, const char *file,
 	p->h.data = p;
 	int rc = uv_spawn(rt->loop, &p->h, &o);
 	rt->open_handles++;
+	p->next = rt->procs;
+	if (rt->procs != NULL) {
+		rt->procs->prev = p;
+	}
+	rt->procs = p;
 	if (rc != 0) {
 		p->w = NULL;
 		uv_close((uv_handle_t *)&p->h, rt__proc_closed);

@@ -449,6 +449,30 @@ static void test_restart_on_failure_backoff(void **state)
 	assert_int_equal(status_of("flaky").restarts, r);
 }
 
+static void test_backoff_resets_after_a_stable_run(void **state)
+{
+	(void)state;
+	struct workload_spec s;
+	F.cfg.backoff_reset_ms = 100;
+	close_rt();
+	open_rt();
+	/* each run lasts longer than backoff_reset_ms: the backoff starts
+	   over every time instead of doubling */
+	spec_cmd(&s, "slowfail", RESTART_ON_FAILURE, 3, "sh", "-c",
+		 "sleep 0.15; exit 1");
+	create_ok(&s);
+	uint64_t end = uv_now(&F.loop) + 5000;
+	while (status_of("slowfail").restarts < 3 && uv_now(&F.loop) < end) {
+		uv_run(&F.loop, UV_RUN_ONCE);
+	}
+	assert_true(status_of("slowfail").restarts >= 3);
+	assert_true(wait_phase("slowfail", WL_FAILED, 2000));
+	assert_non_null(
+	    strstr(status_of("slowfail").reason, "restart in 20 ms"));
+	assert_int_equal(runtime_stop_workload(F.rt, "slowfail"), 0);
+	assert_true(wait_phase("slowfail", WL_STOPPED, 2000));
+}
+
 static void test_restart_always(void **state)
 {
 	(void)state;
@@ -898,19 +922,24 @@ static void test_cgroup_leaf_and_limits(void **state)
 	create_ok(&s);
 	assert_true(wait_phase("grouped", WL_RUNNING, 2000));
 	int32_t pid = status_of("grouped").pid;
-	run_for(50);
-	assert_true(in_cgroup(pid, "/wl-grouped"));
 	char leaf[600], procs[700];
 	snprintf(leaf, sizeof(leaf), "%s/wl-grouped", root);
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", leaf);
-	FILE *f = fopen(procs, "r");
-	assert_non_null(f);
 	int members = 0;
-	char line[32];
-	while (fgets(line, sizeof(line), f) != NULL) {
-		members++;
+	bool joined = false;
+	for (int tries = 0; tries < 100 && (members < 2 || !joined); tries++) {
+		joined = in_cgroup(pid, "/wl-grouped");
+		run_for(20); /* until the shell has forked its child */
+		FILE *f = fopen(procs, "r");
+		assert_non_null(f);
+		char line[32];
+		members = 0;
+		while (fgets(line, sizeof(line), f) != NULL) {
+			members++;
+		}
+		fclose(f);
 	}
-	fclose(f);
+	assert_true(joined);
 	assert_true(members >= 2); /* the shell, or what it execs, and its
 				      background child */
 	assert_int_equal(runtime_stop_workload(F.rt, "grouped"), 0);
@@ -930,7 +959,7 @@ static void test_cgroup_leaf_and_limits(void **state)
 		create_ok(&s);
 		assert_true(wait_phase("limited", WL_RUNNING, 2000));
 		snprintf(leaf, sizeof(leaf), "%s/wl-limited/cpu.max", root);
-		f = fopen(leaf, "r");
+		FILE *f = fopen(leaf, "r");
 		assert_non_null(f);
 		assert_non_null(fgets(cpu, sizeof(cpu), f));
 		fclose(f);
@@ -963,6 +992,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_exit_reasons, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_on_failure_backoff,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_backoff_resets_after_a_stable_run, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_always, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_env_cwd_logs, setup, teardown),
