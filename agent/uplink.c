@@ -526,17 +526,18 @@ static void workload_event(struct uplink *u, const struct workload_spec *spec,
 	}
 }
 
-static int visit(void *ud, const struct workload_spec *spec,
-		 const struct workload_status *st)
+/* Remember the phase of spec; true when it differs from what was seen. */
+static bool seen_update(struct uplink *u, const struct workload_spec *spec,
+			const struct workload_status *st, bool *is_new)
 {
-	struct uplink *u = ud;
 	struct seen_wl *s = seen_find(u, spec->id);
+	*is_new = s == NULL;
 	if (s == NULL) {
 		if (u->n_seen == u->cap_seen) {
 			size_t cap = u->cap_seen ? u->cap_seen * 2 : 16;
 			struct seen_wl *n = realloc(u->seen, cap * sizeof(*n));
 			if (n == NULL) {
-				return 0;
+				return true;
 			}
 			u->seen = n;
 			u->cap_seen = cap;
@@ -547,15 +548,39 @@ static int visit(void *ud, const struct workload_spec *spec,
 		s->phase = st->phase;
 		s->restarts = st->restarts;
 		s->alive = true;
-		if (u->watch_primed) {
-			workload_event(u, spec, st);
-		}
-		return 0;
+		return true;
 	}
 	s->alive = true;
 	if (s->phase != st->phase || s->restarts != st->restarts) {
 		s->phase = st->phase;
 		s->restarts = st->restarts;
+		return true;
+	}
+	return false;
+}
+
+void uplink_note_workload(struct agent *a, const struct workload_spec *spec,
+			  const struct workload_status *st)
+{
+	struct uplink *u = svc(a);
+	bool is_new;
+	if (u == NULL || u->ob == NULL) {
+		return;
+	}
+	if (seen_update(u, spec, st, &is_new)) {
+		workload_event(u, spec, st);
+		if (u->state == UP_CONNECTED) {
+			flush(u);
+		}
+	}
+}
+
+static int visit(void *ud, const struct workload_spec *spec,
+		 const struct workload_status *st)
+{
+	struct uplink *u = ud;
+	bool is_new;
+	if (seen_update(u, spec, st, &is_new) && (!is_new || u->watch_primed)) {
 		workload_event(u, spec, st);
 	}
 	return 0;

@@ -70,6 +70,17 @@ int uplink_emit(struct agent *a, enum uplink_event_kind kind,
 		uint32_t priority, const uint8_t *payload, size_t len);
 
 /*
+ * A workload changed phase (the runtime's event callback should call this
+ * after its own work). Queues a WORKLOAD event. Without these calls the
+ * service still notices changes by looking at the runtime every second,
+ * but then transitions faster than that collapse into their last phase.
+ */
+struct workload_spec;
+struct workload_status;
+void uplink_note_workload(struct agent *a, const struct workload_spec *spec,
+			  const struct workload_status *st);
+
+/*
  * Where a policy in force goes (the scheduler service registers itself;
  * until then policies are validated against default parameters only).
  * fn returns non-zero (with why) to refuse a policy.
