@@ -80,7 +80,7 @@ struct runtime {
 	void *admit_ud;
 	runtime_event_fn event;
 	void *event_ud;
-	uv_timer_t check; /* log rotation, TRACK_PROC liveness */
+	uv_timer_t check;      /* log rotation, TRACK_PROC liveness */
 	struct wl_proc *procs; /* every spawned process handle still open */
 	uint32_t open_handles;
 	bool readmitting;
