@@ -27,6 +27,11 @@ struct runtime_svc {
 	bool have_sample;
 	uint64_t tick_ns_total; /* sampler cost, for the bench and debug */
 	uint64_t ticks;
+	struct {
+		runtime_event_fn fn;
+		void *ud;
+	} listeners[RUNTIME_SVC_LISTENERS];
+	int n_listeners;
 };
 
 static void fill_config(const struct agent *a, struct runtime_config *rc)
@@ -77,9 +82,31 @@ static void on_event(void *ud, const struct workload_spec *spec,
 		     const struct workload_status *st)
 {
 	struct runtime_svc *s = ud;
-	(void)spec;
-	(void)st;
 	publish_runtime(s);
+	for (int i = 0; i < s->n_listeners; i++) {
+		s->listeners[i].fn(s->listeners[i].ud, spec, st);
+	}
+}
+
+int runtime_subscribe(struct agent *a, runtime_event_fn fn, void *ud)
+{
+	struct runtime_svc *s = a->runtime;
+	if (s == NULL) {
+		return -ENOTCONN;
+	}
+	if (s->n_listeners >= RUNTIME_SVC_LISTENERS) {
+		return -ENOSPC;
+	}
+	s->listeners[s->n_listeners].fn = fn;
+	s->listeners[s->n_listeners].ud = ud;
+	s->n_listeners++;
+	return 0;
+}
+
+const struct metrics_sample *runtime_last_sample(const struct agent *a)
+{
+	const struct runtime_svc *s = a->runtime;
+	return s != NULL && s->have_sample ? &s->last : NULL;
 }
 
 static void svc_closed(uv_handle_t *h)

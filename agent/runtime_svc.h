@@ -8,9 +8,11 @@
 #ifndef FARNODE_RUNTIME_SVC_H
 #define FARNODE_RUNTIME_SVC_H
 
+#include "runtime.h"
+
 struct agent;
-struct runtime;
 struct node_state;
+struct metrics_sample;
 
 /* Start: runtime from [runtime], resume stored workloads, sample metrics
  * every [metrics] sample_interval_s. Returns 0 or -errno (logged). */
@@ -24,6 +26,15 @@ void runtime_reload(struct agent *a);
 struct runtime *runtime_of(struct agent *a);
 /* The node state kept by the sampler and the runtime. Borrowed. */
 const struct node_state *runtime_node_state(const struct agent *a);
+/*
+ * Be told of every workload phase change (after it is in the store): the
+ * scheduler turns finished runs into rewards, the uplink queues events.
+ * At most RUNTIME_SVC_LISTENERS; returns 0 or -ENOSPC. ud is borrowed.
+ */
+#define RUNTIME_SVC_LISTENERS 4
+int runtime_subscribe(struct agent *a, runtime_event_fn fn, void *ud);
+/* The last metrics sample (NULL before the first). Borrowed. */
+const struct metrics_sample *runtime_last_sample(const struct agent *a);
 /* Mean wall time of one sampler tick in microseconds (< 0 before one). */
 double runtime_sampler_cost_us(const struct agent *a);
 
