@@ -948,6 +948,23 @@ static void test_cgroup_leaf_and_limits(void **state)
 	struct stat sb;
 	assert_int_not_equal(stat(leaf, &sb), 0); /* leaf and strays gone */
 
+	/* a cgroup that cannot be created fails the start with a reason */
+	char maxd[600];
+	snprintf(maxd, sizeof(maxd), "%s/cgroup.max.descendants", root);
+	FILE *md = fopen(maxd, "w");
+	assert_non_null(md);
+	fputs("0", md);
+	assert_int_equal(fclose(md), 0);
+	spec_cmd(&s, "nocg", RESTART_NEVER, 2, "sleep", "30");
+	create_ok(&s);
+	assert_true(wait_phase("nocg", WL_FAILED, 2000));
+	assert_non_null(strstr(status_of("nocg").reason, "cgroup"));
+	assert_int_equal(status_of("nocg").pid, 0);
+	md = fopen(maxd, "w");
+	assert_non_null(md);
+	fputs("max", md);
+	assert_int_equal(fclose(md), 0);
+
 	if (mode != CGROUP_LIMITS) {
 		print_message("# memory.max part skipped: %s\n",
 			      runtime_cgroup_note(F.rt));
