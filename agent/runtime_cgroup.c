@@ -175,6 +175,31 @@ static void note(struct runtime *rt, enum runtime_cgroup_mode mode,
 	log_warn("%s", rt->cg_note);
 }
 
+/* Move this process into PARENT/agent (created if needed). */
+static int move_self(const char *parent)
+{
+	char leaf[RT_PATH_MAX + 8];
+	int n = snprintf(leaf, sizeof(leaf), "%s/agent", parent);
+	if (n < 0 || (size_t)n >= sizeof(leaf)) {
+		return -ENAMETOOLONG;
+	}
+	if (mkdir(leaf, 0755) != 0 && errno != EEXIST) {
+		int e = -errno;
+		log_warn("cannot create cgroup %s: %s", leaf, strerror(-e));
+		return e;
+	}
+	int rc = write_file(leaf, "cgroup.procs", "0");
+	if (rc != 0) {
+		log_warn("cannot move the agent into %s: %s", leaf,
+			 strerror(-rc));
+		return rc;
+	}
+	log_info("moved the agent into cgroup %s so its own cgroup can "
+		 "delegate controllers to workloads",
+		 leaf);
+	return 0;
+}
+
 void rt__cgroup_detect(struct runtime *rt)
 {
 	static const char *const ctrls[] = {"cpu", "memory", "pids"};
@@ -233,14 +258,26 @@ void rt__cgroup_detect(struct runtime *rt)
 	   lets us: its processes may forbid it, the "no internal processes"
 	   rule; then what the parent already offers is what we get). */
 	char missing[64] = "";
+	bool auto_dir = root[0] == '\0';
+	bool moved = false;
 	for (size_t i = 0; i < 3; i++) {
 		char plus[16];
 		snprintf(plus, sizeof(plus), "+%s", ctrls[i]);
 		if (read_small(rt->cg_dir, "cgroup.controllers", buf,
 			       sizeof(buf)) < 0 ||
 		    !has_word(buf, ctrls[i])) {
-			(void)write_file(parent, "cgroup.subtree_control",
-					 plus);
+			rc = write_file(parent, "cgroup.subtree_control", plus);
+			if (rc == -EBUSY && auto_dir && !moved) {
+				/* our own cgroup holds the agent (e.g. a
+				   systemd unit with Delegate=yes): leave it
+				   for a leaf so it may delegate controllers */
+				moved = move_self(parent) == 0;
+				if (moved) {
+					(void)write_file(
+					    parent, "cgroup.subtree_control",
+					    plus);
+				}
+			}
 		}
 		if (write_file(rt->cg_dir, "cgroup.subtree_control", plus) !=
 		    0) {
