@@ -3,6 +3,7 @@
  * farnode: one binary, subcommands (like serf and consul). This file only
  * dispatches; each command lives in a cli_*.c file.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,6 +63,8 @@ static const struct command *find(const char *name)
 
 int main(int argc, char **argv)
 {
+	/* Writes to a closed socket must fail with EPIPE, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
