@@ -16,6 +16,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "runtime.h"
+#include "uplink.h"
 
 struct runtime_svc {
 	struct agent *a;
@@ -86,6 +87,8 @@ static void on_event(void *ud, const struct workload_spec *spec,
 	for (int i = 0; i < s->n_listeners; i++) {
 		s->listeners[i].fn(s->listeners[i].ud, spec, st);
 	}
+	/* every transition goes up as an event (store-and-forward) */
+	uplink_note_workload(s->a, spec, st);
 }
 
 int runtime_subscribe(struct agent *a, runtime_event_fn fn, void *ud)
