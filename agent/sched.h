@@ -274,8 +274,9 @@ struct sched_share {
 
 /*
  * Export the visited cells of the top_n most visited states (by total
- * visits; ties by lower state index) into out, at most max entries, most
- * visited state first. Returns the number written.
+ * visits; ties by lower state index; top_n 0 = all) into out, at most max
+ * entries, most visited state first. Returns the number written (0 also
+ * when the ranking scratch of n_states entries cannot be allocated).
  */
 size_t sched_share_top(const struct sched *s, uint32_t top_n,
 		       struct sched_share *out, size_t max);
