@@ -78,6 +78,10 @@ struct uplink {
 	uint32_t attempt;
 	uint64_t retry_at_ms;
 	char last_error[192];
+	char tls_ca[CONFIG_STR_MAX]; /* paths the TLS client was made with */
+	char tls_cert[CONFIG_STR_MAX];
+	char tls_key[CONFIG_STR_MAX];
+	bool recreate_conn;
 	struct inflight infl[INFLIGHT_MAX];
 	unsigned n_infl;
 	uplink_policy_fn policy_fn;
@@ -694,6 +698,14 @@ static void on_down(void *ud, int err, const char *why)
 	if (u->state == UP_STOPPING) {
 		return;
 	}
+	if (u->recreate_conn) {
+		u->recreate_conn = false;
+		uplink_conn_shutdown(u->conn);
+		u->conn = NULL;
+		/* the in-flight window went with it: send again from the store */
+		u->n_infl = 0;
+		outbox_rewind(u->ob);
+	}
 	if (log_rl_allow(&u->fail_rl, uv_now(u->loop), 5, 60000,
 			 &suppressed)) {
 		log_warn("hub %s:%u: %s", u->host, u->port, why);
@@ -785,6 +797,9 @@ static int make_conn(struct uplink *u)
 	}
 	cc.will_payload = will;
 	cc.will_len = will_len;
+	snprintf(u->tls_ca, sizeof(u->tls_ca), "%s", h->ca);
+	snprintf(u->tls_cert, sizeof(u->tls_cert), "%s", h->cert);
+	snprintf(u->tls_key, sizeof(u->tls_key), "%s", h->key);
 	return uplink_conn_new(u->loop, &cc, &cbs, u, &u->conn);
 }
 
@@ -978,7 +993,22 @@ void uplink_reload(struct agent *a)
 	outbox_set_max_bytes(u->ob, (uint64_t)h->outbox_max_bytes);
 	outbox_set_rate(u->ob, h->outbox_rate, burst_for(h->outbox_rate));
 	load_pins(u);
-	if (u->conn != NULL) {
+	if (u->conn != NULL && (strcmp(u->tls_ca, h->ca) != 0 ||
+				strcmp(u->tls_cert, h->cert) != 0 ||
+				strcmp(u->tls_key, h->key) != 0)) {
+		/* other files: a new client (the session restarts with it) */
+		if (u->state == UP_CONNECTED || u->state == UP_CONNECTING) {
+			log_info("hub TLS file names changed: used from the "
+				 "next connection");
+			u->recreate_conn = true;
+		} else {
+			uplink_conn_shutdown(u->conn);
+			u->conn = NULL;
+			u->n_infl = 0;
+			outbox_rewind(u->ob);
+			log_info("hub TLS file names changed");
+		}
+	} else if (u->conn != NULL) {
 		int rc = uplink_conn_reload_tls(u->conn);
 		if (rc != 0) {
 			log_error("hub TLS credentials not reloaded (%s); "

@@ -234,6 +234,20 @@ def main():
         n4.proc.send_signal(1)  # SIGHUP
         T.ok(H.wait_until(lambda: n4.hub_status()["connected"], 15),
              "SIGHUP reloads the fixed certificate: n4 connects")
+
+        # a config pointing at other files: SIGHUP makes a new TLS client
+        n5 = H.Agent(d, "n5", broker, hub.pubkey(), ca="other-ca")
+        agents.append(n5)
+        n5.start()
+        T.ok(H.wait_until(lambda: "attempt 1" in n5.logtext(), 15),
+             "n5 with the wrong CA file fails")
+        with open(n5.conf) as f:
+            conf = f.read()
+        with open(n5.conf, "w") as f:
+            f.write(conf.replace("/other-ca.pem", "/ca.pem"))
+        n5.proc.send_signal(1)
+        T.ok(H.wait_until(lambda: n5.hub_status()["connected"], 15),
+             "[hub] ca changed to the right file + SIGHUP: n5 connects")
     except Exception as e:  # report, then clean up
         T.ok(False, f"unexpected: {e!r}")
     finally:
