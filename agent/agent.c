@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "crypto_keys.h"
+#include "gossip.h"
 #include "ctl.h"
 #include "log.h"
 #include "runtime_svc.h"
@@ -159,6 +160,7 @@ void agent_request_stop(struct agent *a, int exit_code)
 	/* services: stop (reverse start order) */
 	uplink_stop(a);
 	sched_stop(a);
+	gossip_stop(a);
 	runtime_stop(a);
 	crypto_keys_stop(a);
 
@@ -312,6 +314,12 @@ static int start(struct agent *a, const struct agent_opts *o)
 	rc = runtime_start(a);
 	if (rc != 0) {
 		fprintf(stderr, "farnode: runtime: %s (see the log)\n",
+			strerror(-rc));
+		return rc;
+	}
+	rc = gossip_start(a);
+	if (rc != 0) {
+		fprintf(stderr, "farnode: gossip: %s (see the log)\n",
 			strerror(-rc));
 		return rc;
 	}

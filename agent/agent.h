@@ -21,6 +21,7 @@ struct runtime_svc;
 struct sched_svc;
 struct uplink;
 struct crypto_keyring;
+struct gossip;
 
 struct agent_opts {
 	const char *config_path; /* NULL = embedded defaults */
@@ -56,6 +57,7 @@ struct agent {
 	int n_notes;
 	/* services: fields */
 	struct crypto_keyring *keyring; /* gossip keys (crypto_keys.c) */
+	struct gossip *gossip; /* membership (gossip.c) */
 	struct runtime_svc *runtime;
 	struct sched_svc *sched; /* scheduler (sched_svc.c) */
 	struct uplink *uplink; /* hub service (uplink.c) */
