@@ -66,9 +66,9 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 MBED_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -fno-strict-aliasing
+CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -fno-strict-aliasing
 CPPFLAGS += -iquote agent -iquote ports/linux -I$(BUILD)/gen $(PKG_CFLAGS) \
-	-DFARNODE_VERSION='"$(VERSION)"' -DFARNODE_GIT_REV='"$(GIT_REV)"' \
+	-DFARNODE_VERSION='"$(VERSION)"' \
 	-DFARNODE_INIH_VERSION=$(INIH_VERSION) \
 	-MMD -MP
 LDLIBS += $(PKG_LIBS) $(MBED_LIBS) -lm
@@ -129,12 +129,28 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@$(if $(Q),echo "  PROTOC  $<")
 	$(Q)protoc-c --c_out=$(BUILD)/gen -Iproto $<
 
-$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(FLAGS_STAMP) | $(GEN_H)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
-$(BUILD)/obj/%.o: %.c | $(GEN_H)
+# Rebuild everything when the flags change; only the version file when the
+# git revision changes.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW = $(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
+REV_STAMP := $(BUILD)/.gitrev
+$(REV_STAMP): FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' > $@
+$(BUILD)/obj/agent/cli_agent.o: $(REV_STAMP)
+$(BUILD)/obj/agent/cli_agent.o: CPPFLAGS += -DFARNODE_GIT_REV='"$(GIT_REV)"'
+.PHONY: FORCE
+FORCE:
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP) | $(GEN_H)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
