@@ -143,6 +143,9 @@ static const struct key keys[] = {
 	 "store-and-forward queue bound; oldest low-priority dropped"},
 	{"hub", "outbox_rate", K_DBL, F(hub, outbox_rate), 1, 100000, "500",
 	 NULL, true, "events per second flushed to the hub after a reconnect"},
+	{"hub", "learning_interval_s", K_INT, F(hub, learning_interval_s), 0,
+	 86400, "600", NULL, true,
+	 "Q-table summary to the hub when it changed; 0 = never"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -81,6 +81,7 @@ struct config_hub {
 	int64_t backoff_max_s;
 	int64_t outbox_max_bytes;
 	double outbox_rate; /* events/s flushed to the hub */
+	int64_t learning_interval_s; /* Q-table summary period; 0 = off */
 };
 
 struct config {

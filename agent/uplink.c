@@ -74,6 +74,9 @@ struct uplink {
 	struct rng rng;
 	uv_timer_t timer; /* reconnect / flush */
 	uv_timer_t watch; /* runtime watch */
+	uv_timer_t learn; /* learning summaries */
+	uint64_t learn_round;
+	uint32_t learn_crc; /* of the last summary sent; 0 = none */
 	int closing;	  /* handles still to close */
 	uint32_t attempt;
 	uint64_t retry_at_ms;
@@ -640,6 +643,82 @@ static void on_watch(uv_timer_t *t)
 	}
 }
 
+/* ---- learning summaries ------------------------------------------------ */
+
+#define LEARN_TOP_STATES 64	 /* most visited states summarised */
+#define LEARN_MAX_ENTRIES 1024	 /* cells in one summary */
+#define LEARN_MAX_BYTES 32768	 /* bound of one summary's payload */
+
+/* FNV-1a over the encoded entries: did the table change since the last? */
+static uint32_t fnv1a(const uint8_t *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++) {
+		h = (h ^ p[i]) * 16777619u;
+	}
+	return h ? h : 1;
+}
+
+static void on_learn(uv_timer_t *t)
+{
+	struct uplink *u = t->data;
+	struct sched *core = u->a->sched ? sched_svc_core(u->a->sched) : NULL;
+	struct sched_share *e = NULL;
+	uint8_t *buf = NULL;
+	size_t n, len = 0, n_fit = 0;
+
+	if (core == NULL) {
+		return;
+	}
+	e = malloc(sizeof(*e) * LEARN_MAX_ENTRIES);
+	buf = malloc(LEARN_MAX_BYTES);
+	if (e == NULL || buf == NULL) {
+		goto out;
+	}
+	n = sched_share_top(core, LEARN_TOP_STATES, e, LEARN_MAX_ENTRIES);
+	if (n == 0) {
+		goto out; /* nothing learned yet */
+	}
+	/* the round does not take part in the change check */
+	if (wire_qshare_encode(sched_fingerprint(core), 0, e, n, buf,
+			       LEARN_MAX_BYTES, &len, &n_fit) != 0) {
+		goto out;
+	}
+	uint32_t crc = fnv1a(buf, len);
+	if (crc == u->learn_crc) {
+		goto out;
+	}
+	u->learn_round++;
+	if (wire_qshare_encode(sched_fingerprint(core),
+			       (u->a->generation << 32) | u->learn_round, e,
+			       n_fit, buf, LEARN_MAX_BYTES, &len, &n_fit) != 0) {
+		goto out;
+	}
+	if (outbox_put(u->ob, EVENT_LEARNING,
+		       outbox_default_priority(EVENT_LEARNING), wall_ms(), buf,
+		       len, NULL) == 0) {
+		u->learn_crc = crc;
+		log_debug("learning summary %" PRIu64 ": %zu cells, %zu bytes",
+			  u->learn_round, n_fit, len);
+		if (u->state == UP_CONNECTED) {
+			flush(u);
+		}
+	}
+out:
+	free(e);
+	free(buf);
+}
+
+static void learn_timer_set(struct uplink *u)
+{
+	uint64_t every = (uint64_t)u->a->cfg.hub.learning_interval_s * 1000u;
+	if (every == 0) {
+		uv_timer_stop(&u->learn);
+	} else {
+		uv_timer_start(&u->learn, on_learn, every, every);
+	}
+}
+
 /* ---- connection ------------------------------------------------------- */
 
 static void try_connect(struct uplink *u);
@@ -887,7 +966,8 @@ int uplink_start(struct agent *a)
 	rng_seed(&u->rng, rng_os_seed());
 	uv_timer_init(a->loop, &u->timer);
 	uv_timer_init(a->loop, &u->watch);
-	u->timer.data = u->watch.data = u;
+	uv_timer_init(a->loop, &u->learn);
+	u->timer.data = u->watch.data = u->learn.data = u;
 	a->uplink = u;
 
 	rc = uplink_topics(h->topic_prefix, h->partition, a->id_str,
@@ -927,6 +1007,7 @@ int uplink_start(struct agent *a)
 		return rc;
 	}
 	uv_timer_start(&u->watch, on_watch, 0, WATCH_MS);
+	learn_timer_set(u);
 
 	if (h->url[0] == '\0') {
 		u->state = UP_DISABLED;
@@ -978,9 +1059,10 @@ void uplink_stop(struct agent *a)
 		u->conn = NULL;
 	}
 	u->state = UP_STOPPING;
-	u->closing = 2;
+	u->closing = 3;
 	uv_close((uv_handle_t *)&u->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&u->watch, on_handle_closed);
+	uv_close((uv_handle_t *)&u->learn, on_handle_closed);
 }
 
 void uplink_reload(struct agent *a)
@@ -992,6 +1074,7 @@ void uplink_reload(struct agent *a)
 	}
 	outbox_set_max_bytes(u->ob, (uint64_t)h->outbox_max_bytes);
 	outbox_set_rate(u->ob, h->outbox_rate, burst_for(h->outbox_rate));
+	learn_timer_set(u);
 	load_pins(u);
 	if (u->conn != NULL && (strcmp(u->tls_ca, h->ca) != 0 ||
 				strcmp(u->tls_cert, h->cert) != 0 ||

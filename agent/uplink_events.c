@@ -10,9 +10,11 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "uplink.pb-c.h"
+#include "wire.h"
 
 static int pack_done(const ProtobufCMessage *m, uint8_t *out, size_t cap,
 		     size_t *len)
@@ -210,8 +212,22 @@ void uplink_event_describe(enum uplink_event_kind kind, const uint8_t *p,
 		farnode__v1__dropped_event__free_unpacked(m, NULL);
 		break;
 	}
-	case EVENT_LEARNING:
-		snprintf(out, out_len, "learning summary (%zu bytes)", len);
+	case EVENT_LEARNING: {
+		/* an entry takes at least 4 bytes on the wire */
+		size_t max = len / 4 + 1;
+		struct sched_share *e = malloc(max * sizeof(*e));
+		uint32_t fp = 0;
+		uint64_t round = 0;
+		size_t n = 0;
+		if (e != NULL && wire_qshare_decode(p, len, &fp, &round, e, max,
+						    &n) == 0) {
+			snprintf(out, out_len,
+				 "learning summary round %" PRIu64
+				 ": %zu cells, table %08x",
+				 round & 0xffffffffu, n, fp);
+		}
+		free(e);
 		break;
+	}
 	}
 }

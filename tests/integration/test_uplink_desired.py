@@ -10,8 +10,10 @@
 import json
 import os
 import shutil
+import struct
 import sys
 import time
+import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "test_uplink"))
@@ -70,7 +72,7 @@ def main():
         print(f"1..0 # SKIP {missing} not installed")
         return 0
     d = H.workdir("farnode-desired.")
-    broker = None
+    broker = watcher = None
     agents = []
     try:
         H.make_certs(d)
@@ -78,7 +80,10 @@ def main():
         T.ok(broker.start(), "mosquitto up")
         hub = H.Hub(d, broker)
         hub.keygen()
-        n1 = H.Agent(d, "n1", broker, hub.pubkey())
+        watcher = H.Watcher(d, hub.conf)
+        watcher.start()
+        n1 = H.Agent(d, "n1", broker, hub.pubkey(),
+                     extra="learning_interval_s = 1")
         agents.append(n1)
         n1.start()
         T.ok(H.wait_until(lambda: n1.hub_status()["connected"], 15),
@@ -124,6 +129,7 @@ def main():
         T.ok(n1.hub_status()["desired_version"] == 2,
              "stored desired version 2 in force offline")
         broker.start()
+        watcher.ensure()
         T.ok(H.wait_until(lambda: n1.hub_status()["connected"], 20),
              "reconnected")
 
@@ -134,11 +140,36 @@ def main():
         T.ok("local-job" in ws and ws["local-job"]["phase"] == "running",
              "the locally started workload is untouched")
         n1.cli("stop", "local-job")
+
+        # learning summary: import a Q-table with visits, see it upstream
+        empty = os.path.join(d, "empty.fnqt")
+        T.ok(n1.cli("qtable", "export", empty).returncode == 0,
+             "qtable export (shape header)")
+        with open(empty, "rb") as f:
+            hdr = bytearray(f.read()[:24])
+        entries = b"".join(struct.pack("<IHHId", st, 0, 0, 5, 0.5)
+                           for st in (3, 7, 11))
+        hdr[20:24] = struct.pack("<I", 3)
+        body = bytes(hdr) + entries
+        prior = os.path.join(d, "prior.fnqt")
+        with open(prior, "wb") as f:
+            f.write(body + struct.pack("<I", zlib.crc32(body)))
+        p = n1.cli("qtable", "import", prior)
+        T.ok(p.returncode == 0, "qtable import of 3 visited cells")
+        T.ok(H.wait_until(lambda: any(
+            e[1] == "learning" for e in watcher.events(nid)), 15),
+            "a learning summary reaches the hub on .../learning")
+        n = sum(1 for e in watcher.events(nid) if e[1] == "learning")
+        time.sleep(2.5)
+        T.ok(sum(1 for e in watcher.events(nid) if e[1] == "learning") == n,
+             "no new summary while the table does not change")
     except Exception as e:
         T.ok(False, f"unexpected: {e!r}")
     finally:
         for a in agents:
             a.stop()
+        if watcher:
+            watcher.stop()
         if broker:
             broker.stop()
         if T.failed:

@@ -19,6 +19,7 @@
 #include "uplink.h"
 #include "uplink_conn.h"
 #include "uplink_events.h"
+#include "wire.h"
 
 static void test_topics(void **state)
 {
@@ -172,6 +173,18 @@ static void test_event_payloads(void **state)
 			 0);
 	uplink_event_describe(EVENT_DECISION, buf, len, text, sizeof(text));
 	assert_non_null(strstr(text, "action=2"));
+
+	struct sched_share q[3] = {
+		{.state = 1, .action = 0, .q = 0.5, .visits = 2},
+		{.state = 4, .action = 1, .q = -1, .visits = 9},
+		{.state = 9, .action = 2, .q = 2, .visits = 1},
+	};
+	size_t n_fit = 0;
+	assert_int_equal(wire_qshare_encode(0xabcd1234, 7, q, 3, buf,
+					    sizeof(buf), &len, &n_fit),
+			 0);
+	uplink_event_describe(EVENT_LEARNING, buf, len, text, sizeof(text));
+	assert_non_null(strstr(text, "round 7: 3 cells, table abcd1234"));
 
 	/* bounds */
 	char long_id[WORKLOAD_ID_MAX + 4];
