@@ -374,8 +374,6 @@ int agent_main(const struct agent_opts *o)
 	}
 	a->lock_fd = -1;
 	a->verbose = o->verbose;
-	/* The database holds the gossip keyring: files are private by default. */
-	umask(0077);
 	config_defaults(&a->cfg);
 	if (o->config_path != NULL) {
 		snprintf(a->config_path, sizeof(a->config_path), "%s",

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "log.h"
@@ -305,10 +306,16 @@ int store_open(const char *path, struct store **out, char *err,
 		snprintf(err, err_len, "%s: out of memory", path);
 		return -ENOMEM;
 	}
+	/*
+	 * The database holds secrets (the gossip keyring): create it private.
+	 * SQLite gives the -wal/-shm files the database file's mode.
+	 */
+	mode_t old_mask = umask(0077);
 	rc = sqlite3_open_v2(path, &s->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				     SQLITE_OPEN_NOMUTEX,
 			     NULL);
+	umask(old_mask);
 	if (rc != SQLITE_OK) {
 		e = store_errno(rc);
 		snprintf(err, err_len, "%s: cannot open database: %s", path,
