@@ -98,6 +98,9 @@ int cmd_logs(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_keygen(int argc, char **argv); /* cli_keys.c */
 int cmd_keys(int argc, char **argv);
+int cmd_members(int argc, char **argv); /* cli_gossip.c */
+int cmd_join(int argc, char **argv);
+int cmd_leave(int argc, char **argv);
 int cmd_qtable(int argc, char **argv); /* cli_sched.c */
 int cmd_decisions(int argc, char **argv);
 int cmd_hub(int argc, char **argv); /* cli_hub.c */

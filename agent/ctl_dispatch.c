@@ -21,6 +21,9 @@ static const struct {
 	{FARNODE__V1__REQUEST__REQ_LOGS, ctl_logs},
 	{FARNODE__V1__REQUEST__REQ_APPLY, ctl_apply},
 	{FARNODE__V1__REQUEST__REQ_KEYS, ctl_keys},
+	{FARNODE__V1__REQUEST__REQ_MEMBERS, ctl_members},
+	{FARNODE__V1__REQUEST__REQ_JOIN, ctl_join},
+	{FARNODE__V1__REQUEST__REQ_LEAVE, ctl_leave},
 	{FARNODE__V1__REQUEST__REQ_HUB_STATUS, ctl_hub_status},
 };
 

@@ -19,6 +19,11 @@ CTL_HANDLER(ctl_reload);
 /* ctl_keys.c */
 CTL_HANDLER(ctl_keys);
 
+/* ctl_gossip.c */
+CTL_HANDLER(ctl_members);
+CTL_HANDLER(ctl_join);
+CTL_HANDLER(ctl_leave);
+
 /* ctl_runtime.c */
 CTL_HANDLER(ctl_run);
 CTL_HANDLER(ctl_ps);
