@@ -71,7 +71,7 @@ static void test_errors(void **state)
 		 "t.conf:2: probe_interval_ms: 9999999 is out of range"},
 		{"[gossip]\nprobe_interval_ms = 12x\n", "is not an integer"},
 		{"[sched]\nalpha = 1.5\n", "alpha: 1.5 is out of range "
-					   "(allowed: 0..1)"},
+					   "(allowed: 0.001..1)"},
 		{"[sched]\nalpha = nan\n", "alpha: 'nan' is not a number"},
 		{"[sched]\ngamma = \n", "gamma: '' is not a number"},
 		{"[gossip]\nenabled = maybe\n", "enabled: 'maybe' is not a "
