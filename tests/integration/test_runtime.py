@@ -41,6 +41,13 @@ def ok(cond, name, detail=""):
     return cond
 
 
+def skip(name, reason):
+    global n_test
+    n_test += 1
+    print(f"ok {n_test} - {name} # SKIP {reason}")
+    sys.stdout.flush()
+
+
 def cli(*args, check=False, stdin=None):
     p = subprocess.run([BIN, args[0], "--data-dir", DATA, *args[1:]],
                        capture_output=True,
@@ -171,6 +178,18 @@ def main():
     ok(limits.startswith("cgroup v2 (") or
        any("no workload limits" in n for n in st["notes"]),
        "status says when workloads run without limits", st["notes"])
+
+    # ---- limits: a memory hog dies at memory.max ----
+    if limits.startswith("cgroup v2 ("):
+        cli("run", "--name", "hog", "--mem", "32Mi", "--", "sh", "-c",
+            "x=$(head -c 268435456 /dev/zero | tr '\\0' x); echo survived",
+            check=True)
+        w = wait_phase("hog", {"failed", "exited"}, 30)
+        ok(w and w["phase"] == "failed" and "memory.max" in w["reason"],
+           "a memory hog is killed at memory.max", w)
+        cli("rm", "hog")
+    else:
+        skip("a memory hog is killed at memory.max", limits)
 
     # ---- start, logs, stop, rm ----
     p = cli("run", "--name", "hello", "--cpu", "100m", "--mem", "32Mi",

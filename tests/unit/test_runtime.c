@@ -5,8 +5,7 @@
  * backoff, env/cwd, logs and rotation, admission, adoption after a runtime
  * restart (incl. a recycled pid and a reboot), remove, and a 200-workload
  * churn that must leak no fds, zombies or rows. Pure helpers too.
- * Parts that cannot run on this host print "# SKIP reason" and return
- * (tests/run.sh would count cmocka's "not ok # SKIP" as a failure).
+ * Tests that cannot run on this host print the reason and skip.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -898,14 +897,14 @@ static bool in_cgroup(int32_t pid, const char *leaf_suffix)
 	return found;
 }
 
-static void test_cgroup_leaf_and_limits(void **state)
+static void test_cgroup_leaf(void **state)
 {
 	(void)state;
 	struct workload_spec s;
 	const char *root = test_cgroup_root();
 	if (root == NULL) {
 		print_message("# SKIP no cgroup2 mount on this host\n");
-		return; /* skipped, reason printed (see the top) */
+		skip();
 	}
 	F.cfg.cgroup_root = root;
 	close_rt();
@@ -915,7 +914,7 @@ static void test_cgroup_leaf_and_limits(void **state)
 		print_message("# SKIP cgroups unusable: %s\n",
 			      runtime_cgroup_note(F.rt));
 		rmdir(root);
-		return; /* skipped, reason printed (see the top) */
+		skip();
 	}
 	spec_cmd(&s, "grouped", RESTART_NEVER, 3, "sh", "-c",
 		 "sleep 30 & sleep 30");
@@ -965,33 +964,54 @@ static void test_cgroup_leaf_and_limits(void **state)
 	fputs("max", md);
 	assert_int_equal(fclose(md), 0);
 
-	if (mode != CGROUP_LIMITS) {
-		print_message("# memory.max part skipped: %s\n",
-			      runtime_cgroup_note(F.rt));
-	} else {
-		char cpu[64];
-		spec_cmd(&s, "limited", RESTART_NEVER, 2, "sleep", "30");
-		s.cpu_milli = 250;
-		s.mem_bytes = 32ull << 20;
-		create_ok(&s);
-		assert_true(wait_phase("limited", WL_RUNNING, 2000));
-		snprintf(leaf, sizeof(leaf), "%s/wl-limited/cpu.max", root);
-		FILE *f = fopen(leaf, "r");
-		assert_non_null(f);
-		assert_non_null(fgets(cpu, sizeof(cpu), f));
-		fclose(f);
-		assert_string_equal(cpu, "25000 100000\n");
-		assert_int_equal(runtime_stop_workload(F.rt, "limited"), 0);
-		assert_true(wait_phase("limited", WL_STOPPED, 3000));
-		/* a memory hog dies at memory.max and says why */
-		spec_cmd(&s, "hog", RESTART_NEVER, 3, "sh", "-c",
-			 "x=$(head -c 268435456 /dev/zero | tr '\\0' x); "
-			 "echo survived");
-		s.mem_bytes = 32ull << 20;
-		create_ok(&s);
-		assert_true(wait_phase("hog", WL_FAILED, 20000));
-		assert_non_null(strstr(status_of("hog").reason, "memory.max"));
+	close_rt();
+	run_for(20);
+	rmdir(root);
+}
+
+static void test_cgroup_limits_oom(void **state)
+{
+	(void)state;
+	struct workload_spec s;
+	char leaf[600];
+	const char *root = test_cgroup_root();
+	if (root == NULL) {
+		print_message("# SKIP no cgroup2 mount on this host\n");
+		skip();
 	}
+	F.cfg.cgroup_root = root;
+	close_rt();
+	open_rt();
+	if (runtime_cgroup_mode(F.rt) != CGROUP_LIMITS) {
+		print_message("# SKIP %s\n", runtime_cgroup_note(F.rt));
+		close_rt();
+		run_for(20);
+		rmdir(root);
+		skip();
+	}
+	char cpu[64];
+	spec_cmd(&s, "limited", RESTART_NEVER, 2, "sleep", "30");
+	s.cpu_milli = 250;
+	s.mem_bytes = 32ull << 20;
+	create_ok(&s);
+	assert_true(wait_phase("limited", WL_RUNNING, 2000));
+	snprintf(leaf, sizeof(leaf), "%s/wl-limited/cpu.max", root);
+	FILE *f = fopen(leaf, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(cpu, sizeof(cpu), f));
+	fclose(f);
+	assert_string_equal(cpu, "25000 100000\n");
+	assert_int_equal(runtime_stop_workload(F.rt, "limited"), 0);
+	assert_true(wait_phase("limited", WL_STOPPED, 3000));
+	/* a memory hog dies at memory.max and says why */
+	spec_cmd(&s, "hog", RESTART_NEVER, 3, "sh", "-c",
+		 "x=$(head -c 268435456 /dev/zero | tr '\\0' x); "
+		 "echo survived");
+	s.mem_bytes = 32ull << 20;
+	create_ok(&s);
+	assert_true(wait_phase("hog", WL_FAILED, 20000));
+	assert_non_null(strstr(status_of("hog").reason, "memory.max"));
+
 	close_rt();
 	run_for(20);
 	rmdir(root);
@@ -1026,7 +1046,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_max_workloads, setup,
 					    teardown),
-	    cmocka_unit_test_setup_teardown(test_cgroup_leaf_and_limits, setup,
+	    cmocka_unit_test_setup_teardown(test_cgroup_leaf, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cgroup_limits_oom, setup,
 					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
