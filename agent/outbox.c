@@ -526,6 +526,37 @@ int outbox_ack(struct outbox *ob, uint64_t event_id)
 	return 0;
 }
 
+int outbox_ack_many(struct outbox *ob, const uint64_t *event_ids, size_t n)
+{
+	int rc;
+	if (n == 0) {
+		return 0;
+	}
+	if (n == 1) {
+		return outbox_ack(ob, event_ids[0]);
+	}
+	/* one transaction: the in-memory counters follow only a commit */
+	struct outbox saved = *ob;
+	rc = store_begin(ob->st);
+	if (rc != 0) {
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		rc = outbox_ack(ob, event_ids[i]);
+		if (rc != 0) {
+			goto fail;
+		}
+	}
+	rc = store_commit(ob->st);
+	if (rc == 0) {
+		return 0;
+	}
+fail:
+	store_rollback(ob->st);
+	*ob = saved;
+	return rc;
+}
+
 void outbox_rewind(struct outbox *ob)
 {
 	ob->cursor = 0;

@@ -119,6 +119,12 @@ uint64_t outbox_pending(const struct outbox *ob);
 int outbox_ack(struct outbox *ob, uint64_t event_id);
 
 /*
+ * outbox_ack for several events in one transaction (all or none). Returns
+ * 0 or a store error (then nothing was deleted).
+ */
+int outbox_ack_many(struct outbox *ob, const uint64_t *event_ids, size_t n);
+
+/*
  * Forget what was handed out: the next outbox_next starts again at the
  * oldest stored event (used when the sending session was discarded).
  */

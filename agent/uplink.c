@@ -75,6 +75,9 @@ struct uplink {
 	uv_timer_t timer; /* reconnect / flush */
 	uv_timer_t watch; /* runtime watch */
 	uv_timer_t learn; /* learning summaries */
+	uv_check_t acks;  /* deletes PUBACKed events once per loop turn */
+	uint64_t acked_ids[INFLIGHT_MAX];
+	unsigned n_acked;
 	uint64_t learn_round;
 	uint32_t learn_crc; /* of the last summary sent; 0 = none */
 	int closing;	  /* handles still to close */
@@ -253,6 +256,9 @@ static void on_timer(uv_timer_t *t);
 static void flush(struct uplink *u)
 {
 	uint64_t now = uv_now(u->loop);
+	if (u->conn == NULL || u->state != UP_CONNECTED) {
+		return;
+	}
 	unsigned window = uplink_conn_window(u->conn);
 	if (window > INFLIGHT_MAX) {
 		window = INFLIGHT_MAX;
@@ -817,14 +823,36 @@ static void on_publish(void *ud, const struct mqtt_publish *p)
 	flush(u);
 }
 
+/* After the loop's I/O: delete what was acknowledged, then send more. */
+static void on_acks(uv_check_t *h)
+{
+	struct uplink *u = h->data;
+	uv_check_stop(&u->acks);
+	if (u->n_acked == 0) {
+		return;
+	}
+	int rc = outbox_ack_many(u->ob, u->acked_ids, u->n_acked);
+	if (rc == 0) {
+		u->events_acked += u->n_acked;
+	} else {
+		/* still stored: sent again later (duplicates, same ids) */
+		log_warn("acknowledged events not deleted: %s", strerror(-rc));
+	}
+	u->n_acked = 0;
+	flush(u);
+}
+
 static void on_puback(void *ud, uint16_t pid)
 {
 	struct uplink *u = ud;
 	uint64_t event_id = 0;
 	if (inflight_take(u, pid, &event_id) && event_id != 0) {
-		if (outbox_ack(u->ob, event_id) == 0) {
-			u->events_acked++;
+		if (u->n_acked == INFLIGHT_MAX) {
+			on_acks(&u->acks);
 		}
+		u->acked_ids[u->n_acked++] = event_id;
+		uv_check_start(&u->acks, on_acks);
+		return;
 	}
 	flush(u);
 }
@@ -967,7 +995,9 @@ int uplink_start(struct agent *a)
 	uv_timer_init(a->loop, &u->timer);
 	uv_timer_init(a->loop, &u->watch);
 	uv_timer_init(a->loop, &u->learn);
+	uv_check_init(a->loop, &u->acks);
 	u->timer.data = u->watch.data = u->learn.data = u;
+	u->acks.data = u;
 	a->uplink = u;
 
 	rc = uplink_topics(h->topic_prefix, h->partition, a->id_str,
@@ -1059,7 +1089,11 @@ void uplink_stop(struct agent *a)
 		u->conn = NULL;
 	}
 	u->state = UP_STOPPING;
-	u->closing = 3;
+	if (u->n_acked > 0) {
+		on_acks(&u->acks); /* deletes before the handles go */
+	}
+	u->closing = 4;
+	uv_close((uv_handle_t *)&u->acks, on_handle_closed);
 	uv_close((uv_handle_t *)&u->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&u->watch, on_handle_closed);
 	uv_close((uv_handle_t *)&u->learn, on_handle_closed);
