@@ -588,6 +588,28 @@ void uplink_note_workload(struct agent *a, const struct workload_spec *spec,
 	}
 }
 
+void uplink_note_member(struct agent *a, const struct node_id *member,
+			uint32_t status, uint64_t incarnation)
+{
+	uint8_t buf[UPLINK_EVENT_SMALL_MAX];
+	size_t len = 0;
+	if (uplink_encode_member(member, status, incarnation, buf, sizeof(buf),
+				 &len) == 0) {
+		uplink_emit(a, EVENT_MEMBERSHIP, UINT32_MAX, buf, len);
+	}
+}
+
+void uplink_note_decision(struct agent *a, const char *workload_id,
+			  uint32_t state, uint32_t action, double reward)
+{
+	uint8_t buf[UPLINK_EVENT_SMALL_MAX];
+	size_t len = 0;
+	if (uplink_encode_decision(workload_id, state, action, reward, buf,
+				   sizeof(buf), &len) == 0) {
+		uplink_emit(a, EVENT_DECISION, UINT32_MAX, buf, len);
+	}
+}
+
 static int visit(void *ud, const struct workload_spec *spec,
 		 const struct workload_status *st)
 {

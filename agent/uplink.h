@@ -81,6 +81,17 @@ void uplink_note_workload(struct agent *a, const struct workload_spec *spec,
 			  const struct workload_status *st);
 
 /*
+ * A member of the partition changed (status 1 alive, 2 suspect, 3 dead,
+ * 4 left) / a scheduling decision was made or rewarded (reward NaN while
+ * pending): queue a MEMBERSHIP / DECISION event. For the gossip and
+ * scheduler services to call.
+ */
+void uplink_note_member(struct agent *a, const struct node_id *member,
+			uint32_t status, uint64_t incarnation);
+void uplink_note_decision(struct agent *a, const char *workload_id,
+			  uint32_t state, uint32_t action, double reward);
+
+/*
  * Where a policy in force goes (the scheduler service registers itself;
  * until then policies are validated against default parameters only).
  * fn returns non-zero (with why) to refuse a policy.
