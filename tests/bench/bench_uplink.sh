@@ -18,7 +18,7 @@ for tool in mosquitto openssl python3; do
 		exit 0
 	fi
 done
-exec python3 - "$@" <<'EOF'
+exec python3 -B - "$@" <<'EOF'
 import os
 import re
 import sqlite3

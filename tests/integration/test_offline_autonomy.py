@@ -17,6 +17,7 @@ import shutil
 import sys
 import time
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "test_uplink"))
 import hubenv as H  # noqa: E402
