@@ -696,14 +696,20 @@ static int target_offer(struct offload *o, const struct node_id *from,
 	e->st = T_RUNNING;
 	o->cpu_reserved += spec->cpu_milli;
 	o->mem_reserved += spec->mem_bytes;
-	o->st.accepts_out++;
-	send_reply(o, e);
 	o->st.runs++;
 	rc = o->io.run(o->io.ud, spec);
 	if (rc < 0 && e->st == T_RUNNING) {
-		t_report(o, e, false, -1, "could not start on the target", 0,
-			 now);
+		/* it never started: a decline, so the origin places it again */
+		t_tomb(o, e, now);
+		e->reply.accepted = false;
+		e->reply.decline = OFFLOAD_DECLINE_POLICY;
+		e->reply.reserve_ms = 0;
+		o->st.declines_out++;
+		send_reply(o, e);
+		return 0;
 	}
+	o->st.accepts_out++;
+	send_reply(o, e);
 	return 0;
 }
 

@@ -81,8 +81,9 @@ struct offload_io {
 	enum offload_decline (*admit)(void *ud,
 				      const struct workload_spec *spec,
 				      const struct node_id *origin);
-	/* Target: start an accepted workload. 0 or -errno (then reported
-	 * FAILED). Required on a node that accepts offers. */
+	/* Target: start an accepted workload. 0, or -errno: it never
+	 * started, the offer is declined (POLICY) and the origin places it
+	 * again. Without run the node declines every offer. */
 	int (*run)(void *ud, const struct workload_spec *spec);
 	/* Target: stop a running offloaded workload (withdrawn or over its
 	 * deadline). Optional. */

@@ -521,13 +521,26 @@ static void test_overdue_and_expiry(void **st)
 	assert_int_equal(net->n[0].last_redo, OFFLOAD_REDO_OVERDUE);
 	assert_int_equal(net->n[0].completed[7], 0);
 
-	/* run() fails to start: reported FAILED at once */
+	/* run() fails to start: declined, so the origin places it again */
 	net->drop_type[WIRE_OFFLOAD_RESULT] = false;
 	net->n[1].fail_run = -ENOEXEC;
 	offer(net, 0, 1, 8, 500);
 	pump(net);
-	assert_int_equal(net->n[0].completed[8], 1);
+	assert_int_equal(net->n[0].completed[8], 0);
+	assert_int_equal(net->n[0].redecided[8], 1);
+	assert_int_equal(net->n[0].last_redo, OFFLOAD_REDO_DECLINED);
+	assert_false(offload_is_hosting(net->n[1].o, "w8"));
+	/* a failed run is reported FAILED, not run elsewhere */
+	net->n[1].fail_run = 0;
+	offer(net, 0, 1, 9, 500);
+	pump(net);
+	finish(net, 1, 9, 3);
+	pump(net);
+	assert_int_equal(net->n[0].completed[9], 1);
+	assert_int_equal(net->n[0].redecided[9], 0);
 	assert_int_equal(net->n[0].last_res.outcome, OFFLOAD_FAILED);
+	assert_int_equal(net->n[0].last_res.exit_code, 3);
+	assert_int_equal(net->n[0].last_out.result, SCHED_OUT_FAILED);
 	struct offload_capacity c;
 	offload_capacity(net->n[1].o, &c);
 	assert_int_equal(c.cpu_reserved, 0);
