@@ -51,6 +51,8 @@
 #include "log.h"
 #include "swim_int.h"
 
+#define HINTS_PER_IMPORT 128
+
 /* ---- config and small helpers ---- */
 
 void swim_config_lan(struct swim_config *c)
@@ -156,7 +158,7 @@ struct swim_member *swim__find(const struct swim *s, const struct node_id *id)
 		if (m == NULL) {
 			return NULL;
 		}
-		if (node_id_equal(&m->id, id)) {
+		if (swim__id_eq(&m->id, id)) {
 			return m;
 		}
 	}
@@ -504,7 +506,7 @@ void swim__refute(struct swim *s, uint64_t min_inc)
 static void on_alive(struct swim *s, const struct swim_update *u,
 		     uint64_t now_ms)
 {
-	if (node_id_equal(&u->id, &s->self.id)) {
+	if (swim__id_eq(&u->id, &s->self.id)) {
 		if (s->leaving) {
 			return;
 		}
@@ -537,7 +539,9 @@ static void on_alive(struct swim *s, const struct swim_update *u,
 		 * small budgets) die out short of everyone */
 		if (s->importing) {
 			m->quiet = true;
-			swim__queue_hint(s, m);
+			if (rng_unit(&s->rng) < s->hint_p) {
+				swim__queue_hint(s, m);
+			}
 		} else {
 			swim__queue_member(s, m);
 		}
@@ -582,7 +586,7 @@ static void on_alive(struct swim *s, const struct swim_update *u,
 void swim__on_suspect(struct swim *s, const struct swim_update *u,
 		      uint64_t now_ms)
 {
-	if (node_id_equal(&u->id, &s->self.id)) {
+	if (swim__id_eq(&u->id, &s->self.id)) {
 		if (s->leaving) {
 			return;
 		}
@@ -628,7 +632,7 @@ void swim__on_dead(struct swim *s, const struct swim_update *u,
 		   uint64_t now_ms)
 {
 	bool left = u->kind == SWIM_UPD_LEFT;
-	if (node_id_equal(&u->id, &s->self.id)) {
+	if (swim__id_eq(&u->id, &s->self.id)) {
 		if (s->leaving) {
 			return;
 		}
@@ -659,7 +663,7 @@ void swim__on_dead(struct swim *s, const struct swim_update *u,
 
 static void on_state(struct swim *s, const struct swim_update *u)
 {
-	if (node_id_equal(&u->id, &s->self.id)) {
+	if (swim__id_eq(&u->id, &s->self.id)) {
 		return; /* only we speak for our own state */
 	}
 	struct swim_member *m = swim__find(s, &u->id);
@@ -726,7 +730,7 @@ int swim_recv(struct swim *s, const struct swim_addr *from,
 		s->stats.drop_malformed++;
 		return rc;
 	}
-	if (node_id_equal(&env.sender, &s->self.id)) {
+	if (swim__id_eq(&env.sender, &s->self.id)) {
 		s->stats.drop_self_sender++;
 		return -EPERM;
 	}
@@ -792,7 +796,7 @@ int swim_recv(struct swim *s, const struct swim_addr *from,
 	switch (msg.head.type) {
 	case SWIM_MSG_PING:
 		if (msg.head.has_target &&
-		    !node_id_equal(&msg.head.target_id, &s->self.id)) {
+		    !swim__id_eq(&msg.head.target_id, &s->self.id)) {
 			s->stats.drop_misrouted++;
 			rc = -EDESTADDRREQ;
 			break;
@@ -815,7 +819,7 @@ int swim_recv(struct swim *s, const struct swim_addr *from,
 	}
 	if (s->correct && sender != NULL && !s->leaving) {
 		const struct swim_member *c =
-			node_id_equal(&s->correct_id, &s->self.id)
+			swim__id_eq(&s->correct_id, &s->self.id)
 				? &s->self
 				: swim__find(s, &s->correct_id);
 		if (c != NULL) {
@@ -1025,6 +1029,11 @@ int swim_pushpull_import(struct swim *s, const uint8_t *buf, size_t len,
 	}
 	/* a joiner's rows are news to spread; other exchanges only repair */
 	s->importing = !pp.join;
+	/* hint about HINTS_PER_IMPORT random new rows, not all: enough extra
+	 * transmissions per member cluster-wide, O(n) queue memory per node */
+	s->hint_p = pp.n_members > HINTS_PER_IMPORT
+			    ? (double)HINTS_PER_IMPORT / (double)pp.n_members
+			    : 1.0;
 	for (size_t i = 0; i < pp.n_members; i++) {
 		if (wire_swim_pp_member(&pp, i, u) < 0) {
 			s->stats.drop_bad_update++;
@@ -1145,7 +1154,7 @@ int swim_member_at(const struct swim *s, size_t i,
 int swim_member_find(const struct swim *s, const struct node_id *id,
 		     struct swim_member_info *out)
 {
-	const struct swim_member *m = node_id_equal(id, &s->self.id)
+	const struct swim_member *m = swim__id_eq(id, &s->self.id)
 					      ? &s->self
 					      : swim__find(s, id);
 	if (m == NULL) {

@@ -85,6 +85,7 @@ struct swim {
 	struct swim_member self;
 	bool leaving;
 	bool importing; /* inside swim_pushpull_import() */
+	double hint_p;  /* chance an imported new member is hinted */
 
 	struct swim_member **members; /* probe order; shuffled per round */
 	size_t n_members;
@@ -122,6 +123,19 @@ struct swim {
 	uint8_t body[SWIM_PLAINTEXT_MAX];
 	uint8_t pkt[SWIM_PLAINTEXT_MAX];
 };
+
+/* Node ids compare on every update; keep it inline (node_id_equal is
+ * out of line in node.c). */
+static inline bool swim__id_eq(const struct node_id *a,
+			       const struct node_id *b)
+{
+	uint64_t a0, a1, b0, b1;
+	__builtin_memcpy(&a0, a->b, 8);
+	__builtin_memcpy(&a1, a->b + 8, 8);
+	__builtin_memcpy(&b0, b->b, 8);
+	__builtin_memcpy(&b1, b->b + 8, 8);
+	return a0 == b0 && a1 == b1;
+}
 
 /* swim.c */
 struct swim_member *swim__find(const struct swim *s, const struct node_id *id);

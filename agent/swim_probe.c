@@ -105,7 +105,7 @@ bool swim__suspicion_confirm(struct swim *s, struct swim_member *m,
 		return false;
 	}
 	for (uint32_t i = 0; i < p->n_from; i++) {
-		if (node_id_equal(&p->from[i], from)) {
+		if (swim__id_eq(&p->from[i], from)) {
 			return false;
 		}
 	}
@@ -195,7 +195,7 @@ static void send_ping_reqs(struct swim *s, uint64_t now_ms)
 		struct swim_member *m =
 			s->members[rng_below(&s->rng, (uint32_t)s->n_members)];
 		if (m->status != SWIM_ALIVE ||
-		    node_id_equal(&m->id, &p->target)) {
+		    swim__id_eq(&m->id, &p->target)) {
 			continue;
 		}
 		bool dup = false;
@@ -279,7 +279,7 @@ void swim__on_ack(struct swim *s, const struct swim_addr *from,
 	struct swim_probe *p = &s->probe;
 	if (p->active && seq == p->seq) {
 		struct swim_member *m = swim__find(s, &p->target);
-		if (m != NULL && node_id_equal(sender, &p->target) &&
+		if (m != NULL && swim__id_eq(sender, &p->target) &&
 		    swim_addr_equal(from, &m->addr)) {
 			float rtt = (float)(now_ms - p->start_ms);
 			m->rtt_ms = m->rtt_ms < 0
@@ -326,7 +326,7 @@ void swim__on_ping_req(struct swim *s, const struct swim_addr *from,
 		s->stats.drop_unsolicited++;
 		return;
 	}
-	if (node_id_equal(&h->target_id, &s->self.id)) {
+	if (swim__id_eq(&h->target_id, &s->self.id)) {
 		struct swim_msg_head ack = {.type = SWIM_MSG_ACK, .seq = h->seq};
 		swim__send(s, from, &ack, NULL);
 		return;

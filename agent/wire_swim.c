@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -332,6 +333,55 @@ size_t wire_swim_item_cost(size_t enc_len)
 
 /* ---- bodies ---- */
 
+/*
+ * Datagram bodies are unpacked into a small arena: protobuf-c allocates
+ * once per field, and a datagram carries dozens of updates. Memory is
+ * bounded by the input (at most SWIM_PLAINTEXT_MAX bytes).
+ */
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t cap, used;
+	max_align_t data[];
+};
+
+#define ARENA_CHUNK 16384
+
+static void *arena_alloc(void *ud, size_t n)
+{
+	struct arena_chunk **head = ud;
+	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	struct arena_chunk *c = *head;
+	if (c == NULL || c->cap - c->used < n) {
+		size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+		c = malloc(sizeof(*c) + cap);
+		if (c == NULL) {
+			return NULL;
+		}
+		c->cap = cap;
+		c->used = 0;
+		c->next = *head;
+		*head = c;
+	}
+	void *p = (uint8_t *)c->data + c->used;
+	c->used += n;
+	return p;
+}
+
+static void arena_free(void *ud, void *p)
+{
+	(void)ud;
+	(void)p; /* released all at once by arena_release() */
+}
+
+static void arena_release(struct arena_chunk **head)
+{
+	while (*head != NULL) {
+		struct arena_chunk *n = (*head)->next;
+		free(*head);
+		*head = n;
+	}
+}
+
 static const ProtobufCMessageDescriptor *body_desc(uint32_t type)
 {
 	switch (type) {
@@ -455,8 +505,19 @@ int wire_swim_msg_decode(uint32_t type, const uint8_t *body, size_t len,
 	if (rc < 0) {
 		return rc;
 	}
-	ProtobufCMessage *pb = protobuf_c_message_unpack(desc, NULL, len, body);
+	struct arena_chunk **arena = calloc(1, sizeof(*arena));
+	if (arena == NULL) {
+		return -ENOMEM;
+	}
+	ProtobufCAllocator alloc = {
+		.alloc = arena_alloc,
+		.free = arena_free,
+		.allocator_data = arena,
+	};
+	m->arena = arena;
+	ProtobufCMessage *pb = protobuf_c_message_unpack(desc, &alloc, len, body);
 	if (pb == NULL) {
+		wire_swim_msg_fini(m);
 		return -EBADMSG;
 	}
 	m->pb = pb;
@@ -535,9 +596,11 @@ int wire_swim_msg_update(const struct swim_msg *m, size_t i,
 
 void wire_swim_msg_fini(struct swim_msg *m)
 {
-	if (m->pb != NULL) {
-		protobuf_c_message_free_unpacked(m->pb, NULL);
+	if (m->arena != NULL) {
+		arena_release(m->arena);
+		free(m->arena);
 	}
+	m->arena = NULL;
 	m->pb = NULL;
 	m->updates = NULL;
 	m->n_updates = 0;

@@ -106,6 +106,7 @@ struct swim_msg {
 	size_t n_updates;
 	void *pb;      /* owned protobuf-c message */
 	void *updates; /* its update array (inside pb) */
+	void *arena;   /* owned: all of pb's memory */
 };
 
 /*

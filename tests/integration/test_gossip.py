@@ -124,7 +124,10 @@ def main():
         def pred():
             for i in live:
                 v = view(i)
-                if {n for n, (s, _) in v.items() if s == "alive"} != \
+                # converged membership: suspects are members too (a busy
+                # machine can delay an ack past the probe timeout)
+                if {n for n, (s, _) in v.items()
+                        if s in ("alive", "suspect")} != \
                         {f"n{j}" for j in live}:
                     return False
             return True

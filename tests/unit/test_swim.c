@@ -727,9 +727,10 @@ static void test_piggyback_budget_and_retransmit_limit(void **state)
 {
 	(void)state;
 	start(3);
-	/* 600 members arrive by push-pull: the queue holds ~600 updates */
+	/* 600 members arrive by a join push-pull: their rows are news, the
+	 * queue holds ~600 updates */
 	struct wire_swim_pp_writer w;
-	assert_int_equal(wire_swim_pp_begin(&w, false), 0);
+	assert_int_equal(wire_swim_pp_begin(&w, true), 0);
 	for (int i = 0; i < 600; i++) {
 		struct swim_update u = alive_of(0);
 		memset(u.id.b, 0, NODE_ID_LEN);
@@ -745,7 +746,21 @@ static void test_piggyback_budget_and_retransmit_limit(void **state)
 	uint8_t *buf;
 	size_t len;
 	wire_swim_pp_finish(&w, &buf, &len);
+	/* a plain anti-entropy exchange only hints a bounded sample */
+	buf[1] = 0; /* join = false */
+	struct swim *keep = H.s;
+	struct swim_callbacks cbs = {.send = cb_send};
+	H.s = swim_new(&H.cfg, &H.self, &H.self_addr, "other", 1, 7, &cbs,
+		       H.now);
 	assert_int_equal(swim_pushpull_import(H.s, buf, len, H.now, NULL), 0);
+	assert_int_equal(swim_member_count(H.s), 600);
+	assert_true(swim_queue_len(H.s) < 250);
+	swim_free(H.s);
+	H.s = keep;
+	buf[1] = 1;
+	bool join = false;
+	assert_int_equal(swim_pushpull_import(H.s, buf, len, H.now, &join), 0);
+	assert_true(join);
 	free(buf);
 	assert_int_equal(swim_member_count(H.s), 603);
 	assert_true(swim_queue_len(H.s) >= 600);
