@@ -497,6 +497,57 @@ static void test_dup_reorder_stress(void **st)
 	net_free(net);
 }
 
+/* Lossy, duplicating, reordering network; B is killed at a random
+ * moment and declared dead 1.5 s later; runs end at random times. */
+static void test_kill_stress(void **st)
+{
+	(void)st;
+	for (uint64_t seed = 1; seed <= 5; seed++) {
+		struct net *net = net_new(100000, 100000);
+		uint64_t kill_at, dead_at;
+		int w;
+
+		rng_seed(&net->rng, seed);
+		net->dup = 0.2;
+		net->loss = 0.1;
+		net->reorder = seed % 2 == 0;
+		net->n[0].next_target = 2;
+		kill_at = 100 * (5 + rng_below(&net->rng, 20));
+		dead_at = kill_at + 1500;
+		for (w = 0; w < 60; w++) {
+			offer(net, 0, 1 + (w % 2), w, 100);
+		}
+		while (net->now < 40000) {
+			advance(net, 100);
+			if (net->now == kill_at) {
+				net->dead[1] = true;
+			}
+			if (net->now == dead_at) {
+				offload_peer_dead(net->n[0].o, &net->n[1].id,
+						  net->now);
+			}
+			for (int t = 1; t < NODES; t++) {
+				for (w = 0; w < 60; w++) {
+					if (!net->dead[t] &&
+					    net->n[t].running[w] &&
+					    rng_unit(&net->rng) < 0.05) {
+						finish(net, t, w, 0);
+					}
+				}
+			}
+		}
+		for (w = 0; w < 60; w++) {
+			/* never lost, never completed twice */
+			assert_int_equal(net->n[0].completed[w], 1);
+			assert_true(net->n[2].runs[w] <= 1);
+			assert_true(net->n[1].runs[w] <= 1);
+		}
+		assert_int_equal(offload_open(net->n[0].o), 0);
+		assert_true(offload_stats(net->n[0].o)->target_dead > 0);
+		net_free(net);
+	}
+}
+
 static void test_overdue_and_expiry(void **st)
 {
 	(void)st;
@@ -839,6 +890,7 @@ int main(void)
 	    cmocka_unit_test(test_withdrawal_stops_run),
 	    cmocka_unit_test(test_lost_messages),
 	    cmocka_unit_test(test_dup_reorder_stress),
+	    cmocka_unit_test(test_kill_stress),
 	    cmocka_unit_test(test_overdue_and_expiry),
 	    cmocka_unit_test(test_capacity),
 	    cmocka_unit_test(test_bad_input),
