@@ -135,6 +135,8 @@ def main():
                           10), "the untampered policy 6 is then accepted")
 
         # -- store and forward -----------------------------------------
+        T.ok(H.wait_until(lambda: n1.hub_status()["outbox_queued"] == 0,
+                          10), "outbox empty before the outage")
         broker.stop()
         T.ok(H.wait_until(lambda: not n1.hub_status()["connected"], 15),
              "broker stopped: n1 offline")
@@ -173,6 +175,7 @@ def main():
         T.ok(H.wait_until(lambda: n2.hub_status()["connected"], 15),
              "n2 (outbox_rate 4/s) connected")
         id2 = n2.node_id()
+        H.wait_until(lambda: n2.hub_status()["outbox_queued"] == 0, 10)
         broker.stop()
         H.wait_until(lambda: not n2.hub_status()["connected"], 15)
         for i in range(4):
