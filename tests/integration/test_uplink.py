@@ -169,11 +169,11 @@ def main():
 
         # -- SIGKILL in the middle of a slow flush ---------------------
         n2 = H.Agent(d, "n2", broker, hub.pubkey(),
-                     extra="outbox_rate = 4")
+                     extra="outbox_rate = 2")
         agents.append(n2)
         n2.start()
         T.ok(H.wait_until(lambda: n2.hub_status()["connected"], 15),
-             "n2 (outbox_rate 4/s) connected")
+             "n2 (outbox_rate 2/s) connected")
         id2 = n2.node_id()
         H.wait_until(lambda: n2.hub_status()["outbox_queued"] == 0, 10)
         broker.stop()
