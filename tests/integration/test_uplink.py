@@ -169,11 +169,11 @@ def main():
 
         # -- SIGKILL in the middle of a slow flush ---------------------
         n2 = H.Agent(d, "n2", broker, hub.pubkey(),
-                     extra="outbox_rate = 2")
+                     extra="outbox_rate = 3")
         agents.append(n2)
         n2.start()
         T.ok(H.wait_until(lambda: n2.hub_status()["connected"], 15),
-             "n2 (outbox_rate 2/s) connected")
+             "n2 (outbox_rate 3/s) connected")
         id2 = n2.node_id()
         H.wait_until(lambda: n2.hub_status()["outbox_queued"] == 0, 10)
         broker.stop()
@@ -181,7 +181,7 @@ def main():
         for i in range(4):
             n2.cli("run", "--name", f"flap{i}", "--restart", "always",
                    "--", "/bin/sh", "-c", "exit 1")
-        time.sleep(6)
+        time.sleep(3)
         for i in range(4):
             n2.cli("stop", f"flap{i}")
         time.sleep(1.5)
