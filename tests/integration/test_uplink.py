@@ -192,6 +192,9 @@ def main():
         H.wait_until(lambda: n2.hub_status()["events_acked"] >= 3, 20)
         acked = n2.hub_status()["events_acked"]
         n2.kill()
+        T.ok(H.wait_until(lambda: any(
+            ln.startswith("death") and id2 in ln for ln in watcher.lines()),
+            10), "the broker published n2's Will: watch prints its death")
         left = q2 - acked
         T.ok(0 < acked < q2, f"SIGKILL after {acked} of {q2} events "
              "were acknowledged")
