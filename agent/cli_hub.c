@@ -68,77 +68,77 @@ struct hub_opts {
 };
 
 static const struct option longopts[] = {
-	CLI_COMMON_LONGOPTS,
-	{"url", required_argument, NULL, O_URL},
-	{"ca", required_argument, NULL, O_CA},
-	{"cert", required_argument, NULL, O_CERT},
-	{"key", required_argument, NULL, O_KEY},
-	{"partition", required_argument, NULL, O_PARTITION},
-	{"prefix", required_argument, NULL, O_PREFIX},
-	{"signing-key", required_argument, NULL, O_SIGNING_KEY},
-	{"out", required_argument, NULL, O_OUT},
-	{"node", required_argument, NULL, O_NODE},
-	{"version", required_argument, NULL, O_VERSION},
-	{"expires-in", required_argument, NULL, O_EXPIRES_IN},
-	{"unsigned", no_argument, NULL, O_UNSIGNED},
-	{"none", no_argument, NULL, O_NONE},
-	{"kind", required_argument, NULL, O_KIND},
-	{"count", required_argument, NULL, O_COUNT},
-	{"timeout", required_argument, NULL, O_TIMEOUT},
-	{"client-id", required_argument, NULL, O_CLIENT_ID},
-	{"durable", no_argument, NULL, O_DURABLE},
-	{"dir", required_argument, NULL, O_DIR},
-	{"file", required_argument, NULL, 'f'},
-	{0, 0, 0, 0},
+    CLI_COMMON_LONGOPTS,
+    {"url", required_argument, NULL, O_URL},
+    {"ca", required_argument, NULL, O_CA},
+    {"cert", required_argument, NULL, O_CERT},
+    {"key", required_argument, NULL, O_KEY},
+    {"partition", required_argument, NULL, O_PARTITION},
+    {"prefix", required_argument, NULL, O_PREFIX},
+    {"signing-key", required_argument, NULL, O_SIGNING_KEY},
+    {"out", required_argument, NULL, O_OUT},
+    {"node", required_argument, NULL, O_NODE},
+    {"version", required_argument, NULL, O_VERSION},
+    {"expires-in", required_argument, NULL, O_EXPIRES_IN},
+    {"unsigned", no_argument, NULL, O_UNSIGNED},
+    {"none", no_argument, NULL, O_NONE},
+    {"kind", required_argument, NULL, O_KIND},
+    {"count", required_argument, NULL, O_COUNT},
+    {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"client-id", required_argument, NULL, O_CLIENT_ID},
+    {"durable", no_argument, NULL, O_DURABLE},
+    {"dir", required_argument, NULL, O_DIR},
+    {"file", required_argument, NULL, 'f'},
+    {0, 0, 0, 0},
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: farnode hub COMMAND [OPTIONS]\n\n"
-		"Drive a fleet through the hub broker: sign and publish "
-		"policy and desired\n"
-		"state, watch node births, deaths and events.\n\n"
-		"Commands:\n"
-		"  keygen [--dir DIR]           make the hub signing key "
-		"(signing.key/.pub)\n"
-		"  publish-policy -f POLICY.ini sign and publish the partition "
-		"policy\n"
-		"  publish-desired --node ID -f APP.yaml | --none\n"
-		"                               sign and publish a node's "
-		"desired workloads\n"
-		"  publish-bundle -f FILE [--kind policy|desired] [--node ID]\n"
-		"                               publish an already signed "
-		"bundle as is\n"
-		"  watch [--partition P] [--count N] [--timeout S]\n"
-		"                               print births, deaths and "
-		"events\n"
-		"  status [--data-dir DIR] [--json]\n"
-		"                               this agent's uplink: state, "
-		"outbox, versions\n\n"
-		"Connection (else from [hub] in -c FILE):\n"
-		"  -c, --config FILE     INI file with a [hub] section (url, "
-		"ca, cert, key,\n"
-		"                        partition, topic_prefix)\n"
-		"      --url URL         mqtts://host:port\n"
-		"      --ca FILE --cert FILE --key FILE   TLS client identity\n"
-		"      --partition P     partition (topics)\n"
-		"      --prefix PREFIX   topic prefix (default farnode/v1)\n"
-		"      --timeout S       give up after S seconds (watch: stop)\n"
-		"Signing:\n"
-		"      --signing-key FILE  hub signing key (default "
-		"./signing.key)\n"
-		"      --version N       bundle version (default: now in ms)\n"
-		"      --expires-in S    bundle expires S seconds from now\n"
-		"      --out FILE        also write the signed bundle (e.g. for "
-		"[hub] policy_file);\n"
-		"                        without a url nothing is published\n"
-		"      --unsigned        publish the bare payload (to test "
-		"agents' refusal)\n"
-		"Watch:\n"
-		"      --count N         exit after N messages\n"
-		"      --client-id ID --durable   keep a session so nothing is "
-		"missed between runs\n");
+	fprintf(
+	    f, "Usage: farnode hub COMMAND [OPTIONS]\n\n"
+	       "Drive a fleet through the hub broker: sign and publish "
+	       "policy and desired\n"
+	       "state, watch node births, deaths and events.\n\n"
+	       "Commands:\n"
+	       "  keygen [--dir DIR]           make the hub signing key "
+	       "(signing.key/.pub)\n"
+	       "  publish-policy -f POLICY.ini sign and publish the partition "
+	       "policy\n"
+	       "  publish-desired --node ID -f APP.yaml | --none\n"
+	       "                               sign and publish a node's "
+	       "desired workloads\n"
+	       "  publish-bundle -f FILE [--kind policy|desired] [--node ID]\n"
+	       "                               publish an already signed "
+	       "bundle as is\n"
+	       "  watch [--partition P] [--count N] [--timeout S]\n"
+	       "                               print births, deaths and "
+	       "events\n"
+	       "  status [--data-dir DIR] [--json]\n"
+	       "                               this agent's uplink: state, "
+	       "outbox, versions\n\n"
+	       "Connection (else from [hub] in -c FILE):\n"
+	       "  -c, --config FILE     INI file with a [hub] section (url, "
+	       "ca, cert, key,\n"
+	       "                        partition, topic_prefix)\n"
+	       "      --url URL         mqtts://host:port\n"
+	       "      --ca FILE --cert FILE --key FILE   TLS client identity\n"
+	       "      --partition P     partition (topics)\n"
+	       "      --prefix PREFIX   topic prefix (default farnode/v1)\n"
+	       "      --timeout S       give up after S seconds (watch: stop)\n"
+	       "Signing:\n"
+	       "      --signing-key FILE  hub signing key (default "
+	       "./signing.key)\n"
+	       "      --version N       bundle version (default: now in ms)\n"
+	       "      --expires-in S    bundle expires S seconds from now\n"
+	       "      --out FILE        also write the signed bundle (e.g. for "
+	       "[hub] policy_file);\n"
+	       "                        without a url nothing is published\n"
+	       "      --unsigned        publish the bare payload (to test "
+	       "agents' refusal)\n"
+	       "Watch:\n"
+	       "      --count N         exit after N messages\n"
+	       "      --client-id ID --durable   keep a session so nothing is "
+	       "missed between runs\n");
 }
 
 static uint64_t now_ms(void)
@@ -241,15 +241,15 @@ static int parse(int argc, char **argv, struct hub_opts *o)
 			if (parse_u64_arg(optarg, &o->version) != 0 ||
 			    o->version == 0) {
 				return 1 + cli_usage_error(
-						   "hub", "--version: expected "
-							  "a positive integer");
+					       "hub", "--version: expected "
+						      "a positive integer");
 			}
 			break;
 		case O_EXPIRES_IN:
 			if (parse_u64_arg(optarg, &o->expires_in_s) != 0) {
-				return 1 + cli_usage_error(
-						   "hub", "--expires-in: "
-							  "expected seconds");
+				return 1 + cli_usage_error("hub",
+							   "--expires-in: "
+							   "expected seconds");
 			}
 			break;
 		case O_COUNT:
@@ -271,8 +271,8 @@ static int parse(int argc, char **argv, struct hub_opts *o)
 		default:
 			if (opt == '?' ||
 			    !cli_common_opt(&o->common, opt, optarg)) {
-				return 1 + cli_usage_error("hub",
-							   "invalid option");
+				return 1 +
+				       cli_usage_error("hub", "invalid option");
 			}
 		}
 	}
@@ -304,19 +304,18 @@ static int parse(int argc, char **argv, struct hub_opts *o)
 static struct hub_conn_opts conn_opts(const struct hub_opts *o)
 {
 	struct hub_conn_opts c = {
-		.url = o->cfg.hub.url,
-		.ca = o->cfg.hub.ca,
-		.cert = o->cfg.hub.cert,
-		.key = o->cfg.hub.key,
-		.client_id = o->client_id,
-		.durable = o->durable,
-		.timeout_ms = o->timeout_s * 1000u,
+	    .url = o->cfg.hub.url,
+	    .ca = o->cfg.hub.ca,
+	    .cert = o->cfg.hub.cert,
+	    .key = o->cfg.hub.key,
+	    .client_id = o->client_id,
+	    .durable = o->durable,
+	    .timeout_ms = o->timeout_s * 1000u,
 	};
 	return c;
 }
 
-static int read_file(const char *path, size_t max, uint8_t **out,
-		     size_t *len)
+static int read_file(const char *path, size_t max, uint8_t **out, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	uint8_t *buf;
@@ -390,8 +389,7 @@ static int sign_and_publish(const struct hub_opts *o, enum bundle_kind kind,
 		int rc = bundle ? wire_bundle_sign(s, kind, payload, plen,
 						   bundle, cap, &blen)
 				: -ENOMEM;
-		snprintf(key_id, sizeof(key_id), "%s",
-			 crypto_signer_key_id(s));
+		snprintf(key_id, sizeof(key_id), "%s", crypto_signer_key_id(s));
 		crypto_signer_free(s);
 		if (rc != 0) {
 			fprintf(stderr, "farnode hub: signing failed: %s\n",
@@ -464,8 +462,9 @@ static int cmd_publish_policy(struct hub_opts *o)
 	}
 	if (o->partition_set &&
 	    strcmp(p.partition, o->cfg.hub.partition) != 0) {
-		fprintf(stderr, "farnode hub: the file names partition '%s' "
-				"but --partition says '%s'\n",
+		fprintf(stderr,
+			"farnode hub: the file names partition '%s' "
+			"but --partition says '%s'\n",
 			p.partition, o->cfg.hub.partition);
 		goto out;
 	}
@@ -477,8 +476,9 @@ static int cmd_publish_policy(struct hub_opts *o)
 	}
 	snprintf(topic, sizeof(topic), "%s/%s/policy", o->cfg.hub.topic_prefix,
 		 p.partition);
-	snprintf(what, sizeof(what), "policy version %" PRIu64
-		 " for partition %s", p.version, p.partition);
+	snprintf(what, sizeof(what),
+		 "policy version %" PRIu64 " for partition %s", p.version,
+		 p.partition);
 	code = sign_and_publish(o, BUNDLE_POLICY, payload, plen, topic, what);
 out:
 	free(payload);
@@ -541,13 +541,15 @@ static int cmd_publish_desired(struct hub_opts *o)
 	payload = malloc(cap);
 	if (payload == NULL ||
 	    wire_desired_encode(&d, payload, cap, &plen) != 0) {
-		fprintf(stderr, "farnode hub: cannot encode the desired state\n");
+		fprintf(stderr,
+			"farnode hub: cannot encode the desired state\n");
 		goto out;
 	}
 	snprintf(topic, sizeof(topic), "%s/%s/%s/desired",
 		 o->cfg.hub.topic_prefix, d.partition, o->node);
 	snprintf(what, sizeof(what),
-		 "desired state version %" PRIu64 " (%zu workloads) for node %s",
+		 "desired state version %" PRIu64
+		 " (%zu workloads) for node %s",
 		 d.version, n, o->node);
 	code = sign_and_publish(o, BUNDLE_DESIRED, payload, plen, topic, what);
 out:
@@ -690,12 +692,13 @@ static int on_watch_msg(void *ud, const char *topic, size_t tlen,
 			node_id_format(&e.node, id);
 			uplink_event_describe(e.kind, e.payload, e.payload_len,
 					      text, sizeof(text));
-			printf("event partition=%s node=%s id=%" PRIu64
-			       " kind=%s priority=%u historical=%d time=%" PRIu64
-			       ": %s\n",
-			       part, id, e.event_id,
-			       uplink_event_kind_name(e.kind), e.priority,
-			       e.historical ? 1 : 0, e.time_ms, text);
+			printf(
+			    "event partition=%s node=%s id=%" PRIu64
+			    " kind=%s priority=%u historical=%d time=%" PRIu64
+			    ": %s\n",
+			    part, id, e.event_id,
+			    uplink_event_kind_name(e.kind), e.priority,
+			    e.historical ? 1 : 0, e.time_ms, text);
 		}
 	} else {
 		return 0;
@@ -725,14 +728,15 @@ static int cmd_watch(struct hub_opts *o)
 	c.timeout_ms = 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	return hub_watch(&c, filters, 3, o->timeout_s, on_watch_msg, &w) == 0
-		       ? 0
-		       : 1;
+		   ? 0
+		   : 1;
 }
 
 static int cmd_hub_status(struct hub_opts *o)
 {
 	Farnode__V1__Request req = FARNODE__V1__REQUEST__INIT;
-	Farnode__V1__HubStatusRequest hs = FARNODE__V1__HUB_STATUS_REQUEST__INIT;
+	Farnode__V1__HubStatusRequest hs =
+	    FARNODE__V1__HUB_STATUS_REQUEST__INIT;
 	Farnode__V1__Reply *rep = NULL;
 	req.req_case = FARNODE__V1__REQUEST__REQ_HUB_STATUS;
 	req.hub_status = &hs;
@@ -771,9 +775,9 @@ static int cmd_hub_status(struct hub_opts *o)
 		printf("hub:          %s\n"
 		       "policy:       version %" PRIu64 "\n"
 		       "desired:      version %" PRIu64 "\n"
-		       "outbox:       %" PRIu64 " queued, %" PRIu64
-		       " dropped\n"
-		       "events:       %" PRIu64 " sent, %" PRIu64 " acknowledged\n"
+		       "outbox:       %" PRIu64 " queued, %" PRIu64 " dropped\n"
+		       "events:       %" PRIu64 " sent, %" PRIu64
+		       " acknowledged\n"
 		       "connections:  %" PRIu64 " made, %" PRIu64 " failed\n"
 		       "traffic:      %" PRIu64 " bytes out, %" PRIu64
 		       " bytes in\n"
@@ -797,8 +801,9 @@ static int cmd_hub_keygen(struct hub_opts *o)
 	const char *dir = o->dir ? o->dir : ".";
 	int rc = crypto_keygen_signing(dir, key_id);
 	if (rc == -EEXIST) {
-		fprintf(stderr, "farnode hub keygen: %s/signing.key or "
-				"signing.pub exists; not overwriting\n",
+		fprintf(stderr,
+			"farnode hub keygen: %s/signing.key or "
+			"signing.pub exists; not overwriting\n",
 			dir);
 		return 1;
 	}

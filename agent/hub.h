@@ -29,12 +29,12 @@ int hub_policy_parse(const char *text, const char *file, uint64_t now_ms,
 
 /* Connection settings of the operator's client. */
 struct hub_conn_opts {
-	const char *url;       /* mqtts://host:port */
+	const char *url; /* mqtts://host:port */
 	const char *ca;
 	const char *cert;
 	const char *key;
 	const char *client_id; /* NULL: farnode-hub-<random> */
-	bool durable;          /* clean session off (queued while away) */
+	bool durable;	       /* clean session off (queued while away) */
 	uint32_t timeout_ms;   /* connect and acknowledge; 0 = 15 s */
 };
 

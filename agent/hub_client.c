@@ -58,7 +58,8 @@ static void on_deadline(uv_timer_t *t)
 {
 	struct hub_run *r = t->data;
 	if (!r->timeout_ok) {
-		fprintf(stderr, "farnode hub: timed out waiting for the broker\n");
+		fprintf(stderr,
+			"farnode hub: timed out waiting for the broker\n");
 	}
 	finish(r, r->timeout_ok ? 0 : -ETIMEDOUT);
 }
@@ -100,11 +101,12 @@ static int run(struct hub_run *r, const struct hub_conn_opts *o,
 	uint8_t rnd[6];
 	struct uplink_conn_config cc = {0};
 	struct uplink_conn *conn = NULL;
-	int rc = uplink_parse_url(o->url ? o->url : "", host, sizeof(host),
-				  &port);
+	int rc =
+	    uplink_parse_url(o->url ? o->url : "", host, sizeof(host), &port);
 	if (rc != 0) {
-		fprintf(stderr, "farnode hub: url '%s': expected "
-				"mqtts://host:port\n",
+		fprintf(stderr,
+			"farnode hub: url '%s': expected "
+			"mqtts://host:port\n",
 			o->url ? o->url : "");
 		return rc;
 	}
@@ -112,8 +114,9 @@ static int run(struct hub_run *r, const struct hub_conn_opts *o,
 		snprintf(cid, sizeof(cid), "%s", o->client_id);
 	} else {
 		crypto_random(rnd, sizeof(rnd));
-		snprintf(cid, sizeof(cid), "farnode-hub-%02x%02x%02x%02x%02x%02x",
-			 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+		snprintf(cid, sizeof(cid),
+			 "farnode-hub-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+			 rnd[2], rnd[3], rnd[4], rnd[5]);
 	}
 	signal(SIGPIPE, SIG_IGN); /* a broker closing on us is an error */
 	cc.host = host;
@@ -129,7 +132,8 @@ static int run(struct hub_run *r, const struct hub_conn_opts *o,
 	r->deadline.data = r;
 	rc = uplink_conn_new(&r->loop, &cc, cbs, r, &conn);
 	if (rc != 0) {
-		fprintf(stderr, "farnode hub: TLS credentials: %s (see above)\n",
+		fprintf(stderr,
+			"farnode hub: TLS credentials: %s (see above)\n",
 			strerror(-rc));
 		uv_close((uv_handle_t *)&r->deadline, NULL);
 		uv_run(&r->loop, UV_RUN_DEFAULT);
@@ -157,9 +161,9 @@ int hub_publish(const struct hub_conn_opts *o, const char *topic,
 {
 	struct hub_run r = {0};
 	struct uplink_conn_cbs cbs = {
-		.on_up = pub_on_up,
-		.on_down = on_down,
-		.on_puback = pub_on_puback,
+	    .on_up = pub_on_up,
+	    .on_down = on_down,
+	    .on_puback = pub_on_puback,
 	};
 	r.topic = topic;
 	r.payload = payload;
@@ -172,8 +176,8 @@ static void watch_on_up(void *ud, bool session_present)
 {
 	struct hub_run *r = ud;
 	(void)session_present;
-	int rc = uplink_conn_subscribe(r->conn, r->filters, r->n_filters, 1,
-				       NULL);
+	int rc =
+	    uplink_conn_subscribe(r->conn, r->filters, r->n_filters, 1, NULL);
 	if (rc != 0) {
 		fprintf(stderr, "farnode hub: cannot subscribe: %s\n",
 			strerror(-rc));
@@ -219,10 +223,10 @@ int hub_watch(const struct hub_conn_opts *o, const char *const *filters,
 {
 	struct hub_run r = {0};
 	struct uplink_conn_cbs cbs = {
-		.on_up = watch_on_up,
-		.on_down = on_down,
-		.on_publish = watch_on_publish,
-		.on_suback = watch_on_suback,
+	    .on_up = watch_on_up,
+	    .on_down = on_down,
+	    .on_publish = watch_on_publish,
+	    .on_suback = watch_on_suback,
 	};
 	r.filters = filters;
 	r.n_filters = n;

@@ -171,13 +171,13 @@ static int on_key(void *user, const char *section, const char *name,
 			const char *k;
 			double *f;
 		} map[] = {
-			{"alpha", &p->hyper.alpha},
-			{"gamma", &p->hyper.gamma},
-			{"epsilon", &p->hyper.epsilon},
-			{"epsilon_min", &p->hyper.epsilon_min},
-			{"epsilon_decay", &p->hyper.epsilon_decay},
-			{"q_init", &p->hyper.q_init},
-			{"hot_temp_c", &p->hyper.hot_temp_c},
+		    {"alpha", &p->hyper.alpha},
+		    {"gamma", &p->hyper.gamma},
+		    {"epsilon", &p->hyper.epsilon},
+		    {"epsilon_min", &p->hyper.epsilon_min},
+		    {"epsilon_decay", &p->hyper.epsilon_decay},
+		    {"q_init", &p->hyper.q_init},
+		    {"hot_temp_c", &p->hyper.hot_temp_c},
 		};
 		bool found = false;
 		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
@@ -205,7 +205,8 @@ static int on_key(void *user, const char *section, const char *name,
 		if (qos_class_parse(name, &q) != 0) {
 			why = "expected gold, silver or besteffort";
 		} else if (parse_forbid(value, &bits) != 0) {
-			why = "expected a list of local, offload, defer, reject";
+			why =
+			    "expected a list of local, offload, defer, reject";
 		} else {
 			uint32_t i;
 			for (i = 0; i < p->n_masks; i++) {
@@ -225,22 +226,22 @@ static int on_key(void *user, const char *section, const char *name,
 			const char *k;
 			double *f;
 		} map[] = {
-			{"met", &p->reward.met},
-			{"missed", &p->reward.missed},
-			{"failed", &p->reward.failed},
-			{"rejected", &p->reward.rejected},
-			{"deferred", &p->reward.deferred},
-			{"latency_ref_ms", &p->reward.latency_ref_ms},
-			{"energy_ref_j", &p->reward.energy_ref_j},
+		    {"met", &p->reward.met},
+		    {"missed", &p->reward.missed},
+		    {"failed", &p->reward.failed},
+		    {"rejected", &p->reward.rejected},
+		    {"deferred", &p->reward.deferred},
+		    {"latency_ref_ms", &p->reward.latency_ref_ms},
+		    {"energy_ref_j", &p->reward.energy_ref_j},
 		};
 		struct {
 			const char *k;
 			double *f;
 		} tri[] = {
-			{"class_weight", p->reward.class_weight},
-			{"w_latency", p->reward.w_latency},
-			{"w_energy", p->reward.w_energy},
-			{"w_failure", p->reward.w_failure},
+		    {"class_weight", p->reward.class_weight},
+		    {"w_latency", p->reward.w_latency},
+		    {"w_energy", p->reward.w_energy},
+		    {"w_failure", p->reward.w_failure},
 		};
 		bool found = false;
 		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {

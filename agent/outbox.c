@@ -17,42 +17,42 @@
 #include "store.h"
 
 #define DEFAULT_MAX_BYTES (8u << 20)
-#define DEFAULT_BURST 32
-#define DROP_PAYLOAD_MAX 32
+#define DEFAULT_BURST	  32
+#define DROP_PAYLOAD_MAX  32
 
 struct outbox {
 	struct store *st;
 	struct outbox_config cfg;
 	bool online;
-	uint64_t rows;	       /* rows in the table */
-	uint64_t bytes;	       /* accounted bytes */
-	uint64_t cursor;       /* highest event id handed out */
-	uint64_t handed_live;  /* rows with seq <= cursor still stored */
+	uint64_t rows;	      /* rows in the table */
+	uint64_t bytes;	      /* accounted bytes */
+	uint64_t cursor;      /* highest event id handed out */
+	uint64_t handed_live; /* rows with seq <= cursor still stored */
 	double tokens;
-	uint64_t tokens_ms;    /* when tokens was last refilled */
+	uint64_t tokens_ms; /* when tokens was last refilled */
 	bool tokens_init;
 	struct outbox_stats st_cnt;
 };
 
 static const char SQL_SIZE[] =
-	"SELECT count(*), coalesce(sum(length(payload)), 0) FROM outbox";
+    "SELECT count(*), coalesce(sum(length(payload)), 0) FROM outbox";
 static const char SQL_VICTIM[] =
-	"SELECT seq, length(payload) FROM outbox WHERE kind != 6 "
-	"ORDER BY priority, seq LIMIT 1";
+    "SELECT seq, length(payload) FROM outbox WHERE kind != 6 "
+    "ORDER BY priority, seq LIMIT 1";
 static const char SQL_DELETE[] = "DELETE FROM outbox WHERE seq = ?1";
 static const char SQL_ROWLEN[] =
-	"SELECT length(payload) FROM outbox WHERE seq = ?1";
+    "SELECT length(payload) FROM outbox WHERE seq = ?1";
 static const char SQL_REPORT[] =
-	"SELECT seq, dropped, length(payload) FROM outbox "
-	"WHERE kind = 6 AND seq > ?1 ORDER BY seq DESC LIMIT 1";
+    "SELECT seq, dropped, length(payload) FROM outbox "
+    "WHERE kind = 6 AND seq > ?1 ORDER BY seq DESC LIMIT 1";
 static const char SQL_REPORT_UPDATE[] =
-	"UPDATE outbox SET dropped = ?2, payload = ?3 WHERE seq = ?1";
+    "UPDATE outbox SET dropped = ?2, payload = ?3 WHERE seq = ?1";
 static const char SQL_INSERT[] =
-	"INSERT INTO outbox(kind, priority, created_ms, historical, dropped, "
-	"payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    "INSERT INTO outbox(kind, priority, created_ms, historical, dropped, "
+    "payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 static const char SQL_NEXT[] =
-	"SELECT seq, kind, priority, created_ms, historical, dropped, payload "
-	"FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT 1";
+    "SELECT seq, kind, priority, created_ms, historical, dropped, payload "
+    "FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT 1";
 
 static int encode_dropped_default(uint64_t count, uint8_t *buf, size_t cap,
 				  size_t *len)
@@ -375,9 +375,9 @@ int outbox_put(struct outbox *ob, enum uplink_event_kind kind,
 		goto fail;
 	}
 	ob->rows = ob->rows - d.rows_removed + d.rows_added + 1;
-	ob->bytes = (uint64_t)((int64_t)(ob->bytes - d.bytes_removed) +
-			       d.bytes_added) +
-		    need;
+	ob->bytes =
+	    (uint64_t)((int64_t)(ob->bytes - d.bytes_removed) + d.bytes_added) +
+	    need;
 	ob->handed_live -= d.handed_removed;
 	ob->st_cnt.dropped += d.dropped;
 	ob->st_cnt.put++;
@@ -426,8 +426,8 @@ uint64_t outbox_ready_ms(const struct outbox *ob, uint64_t now_ms)
 	if (have >= 1.0) {
 		return now_ms;
 	}
-	return now_ms + 1 + (uint64_t)((1.0 - have) * 1000.0 /
-				       ob->cfg.rate_per_s);
+	return now_ms + 1 +
+	       (uint64_t)((1.0 - have) * 1000.0 / ob->cfg.rate_per_s);
 }
 
 uint64_t outbox_pending(const struct outbox *ob)
@@ -475,8 +475,7 @@ int outbox_next(struct outbox *ob, uint64_t now_ms, struct outbox_event *ev)
 	ev->dropped = (uint64_t)sqlite3_column_int64(q, 5);
 	int n = sqlite3_column_bytes(q, 6);
 	const void *p = sqlite3_column_blob(q, 6);
-	if (n < 0 || (size_t)n > UPLINK_PAYLOAD_MAX ||
-	    (n > 0 && p == NULL)) {
+	if (n < 0 || (size_t)n > UPLINK_PAYLOAD_MAX || (n > 0 && p == NULL)) {
 		sqlite3_reset(q);
 		log_error("event %" PRIu64 " has a bad payload; skipping",
 			  ev->event_id);

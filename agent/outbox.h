@@ -37,7 +37,7 @@ typedef int (*outbox_encode_dropped_fn)(uint64_t count, uint8_t *buf,
 struct outbox_config {
 	uint64_t max_bytes; /* bound on payloads + row overhead; 0 = 8 MiB */
 	double rate_per_s;  /* events handed out per second; 0 = unlimited */
-	uint32_t burst;     /* token bucket depth; 0 = 32 */
+	uint32_t burst;	    /* token bucket depth; 0 = 32 */
 	/* NULL: the payload is the count as 8 bytes big endian (tests). */
 	outbox_encode_dropped_fn encode_dropped;
 };
@@ -55,13 +55,13 @@ struct outbox_event {
 };
 
 struct outbox_stats {
-	uint64_t queued;    /* rows in the table */
-	uint64_t bytes;     /* accounted bytes of those rows */
-	uint64_t max_bytes; /* the bound */
-	uint64_t put;       /* events accepted since open */
-	uint64_t handed;    /* events handed out by outbox_next since open */
-	uint64_t acked;     /* events deleted by outbox_ack since open */
-	uint64_t dropped;   /* events dropped to stay in bound since open */
+	uint64_t queued;       /* rows in the table */
+	uint64_t bytes;	       /* accounted bytes of those rows */
+	uint64_t max_bytes;    /* the bound */
+	uint64_t put;	       /* events accepted since open */
+	uint64_t handed;       /* events handed out by outbox_next since open */
+	uint64_t acked;	       /* events deleted by outbox_ack since open */
+	uint64_t dropped;      /* events dropped to stay in bound since open */
 	uint64_t rate_limited; /* outbox_next calls refused for rate */
 };
 

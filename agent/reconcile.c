@@ -36,28 +36,28 @@ struct reconcile {
 };
 
 static const char *const reason_names[RECON__COUNT] = {
-	[RECON_OK] = "ok",
-	[RECON_MALFORMED] = "malformed",
-	[RECON_UNSIGNED] = "unsigned",
-	[RECON_WRONG_KIND] = "wrong-kind",
-	[RECON_UNKNOWN_KEY] = "unknown-key",
-	[RECON_BAD_SIGNATURE] = "bad-signature",
-	[RECON_BAD_PAYLOAD] = "bad-payload",
-	[RECON_STALE] = "stale",
-	[RECON_EXPIRED] = "expired",
-	[RECON_OTHER_PARTITION] = "other-partition",
-	[RECON_OTHER_NODE] = "other-node",
-	[RECON_INVALID] = "invalid",
-	[RECON_STORE] = "store",
+    [RECON_OK] = "ok",
+    [RECON_MALFORMED] = "malformed",
+    [RECON_UNSIGNED] = "unsigned",
+    [RECON_WRONG_KIND] = "wrong-kind",
+    [RECON_UNKNOWN_KEY] = "unknown-key",
+    [RECON_BAD_SIGNATURE] = "bad-signature",
+    [RECON_BAD_PAYLOAD] = "bad-payload",
+    [RECON_STALE] = "stale",
+    [RECON_EXPIRED] = "expired",
+    [RECON_OTHER_PARTITION] = "other-partition",
+    [RECON_OTHER_NODE] = "other-node",
+    [RECON_INVALID] = "invalid",
+    [RECON_STORE] = "store",
 };
 
 static const char SQL_GET[] =
-	"SELECT version, bundle FROM policy WHERE kind = ?1";
+    "SELECT version, bundle FROM policy WHERE kind = ?1";
 static const char SQL_PUT[] =
-	"INSERT INTO policy(kind, version, bundle, received_ms) "
-	"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(kind) DO UPDATE SET "
-	"version = excluded.version, bundle = excluded.bundle, "
-	"received_ms = excluded.received_ms";
+    "INSERT INTO policy(kind, version, bundle, received_ms) "
+    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(kind) DO UPDATE SET "
+    "version = excluded.version, bundle = excluded.bundle, "
+    "received_ms = excluded.received_ms";
 
 const char *reconcile_reason_name(enum reconcile_reason r)
 {
@@ -214,7 +214,8 @@ static void apply_desired(struct reconcile *r, const struct desired_state *old,
 	}
 	for (size_t i = 0; i < old->n_workloads; i++) {
 		const char *id = old->workloads[i].id;
-		if (find_spec(d, id) != NULL || r->ops.workload_delete == NULL) {
+		if (find_spec(d, id) != NULL ||
+		    r->ops.workload_delete == NULL) {
 			continue;
 		}
 		int rc = r->ops.workload_delete(r->ops.ud, id);
@@ -225,7 +226,8 @@ static void apply_desired(struct reconcile *r, const struct desired_state *old,
 				 "removed: %s",
 				 id, strerror(-rc));
 		} else {
-			log_info("workload '%s' no longer desired: removed", id);
+			log_info("workload '%s' no longer desired: removed",
+				 id);
 		}
 	}
 }
@@ -260,8 +262,7 @@ static int store_bundle(struct reconcile *r, enum bundle_kind kind,
 }
 
 /* Decode a bundle that is not a SignedBundle: is it a bare payload? */
-static bool is_bare_payload(enum bundle_kind kind, const uint8_t *p,
-			    size_t len)
+static bool is_bare_payload(enum bundle_kind kind, const uint8_t *p, size_t len)
 {
 	bool bare = false;
 	if (kind == BUNDLE_POLICY) {
@@ -281,12 +282,10 @@ static bool is_bare_payload(enum bundle_kind kind, const uint8_t *p,
 }
 
 /* Signature and kind. RECON_OK with *payload set, or the reason. */
-static enum reconcile_reason open_bundle(struct reconcile *r,
-					 enum bundle_kind kind,
-					 const uint8_t *p, size_t len,
-					 const uint8_t **payload,
-					 size_t *payload_len, char *why,
-					 size_t why_len)
+static enum reconcile_reason
+open_bundle(struct reconcile *r, enum bundle_kind kind, const uint8_t *p,
+	    size_t len, const uint8_t **payload, size_t *payload_len, char *why,
+	    size_t why_len)
 {
 	struct wire_bundle b;
 	int rc = wire_bundle_decode(p, len, &b);
@@ -371,7 +370,8 @@ static enum reconcile_reason take_policy(struct reconcile *r,
 		rc = r->ops.apply_policy(r->ops.ud, pol, why, why_len);
 		if (rc != 0) {
 			if (why[0] == '\0') {
-				snprintf(why, why_len, "refused by the scheduler");
+				snprintf(why, why_len,
+					 "refused by the scheduler");
 			}
 			return RECON_INVALID;
 		}
@@ -414,11 +414,11 @@ static enum reconcile_reason take_desired(struct reconcile *r,
  * The whole pipeline. floor: versions at or below it are stale. store:
  * write the bundle when accepted (not when it came from the store).
  */
-static enum reconcile_reason process(struct reconcile *r,
-				     enum bundle_kind kind, const uint8_t *p,
-				     size_t len, uint64_t now_ms,
-				     const char *source, uint64_t floor,
-				     bool store, char *why, size_t why_len)
+static enum reconcile_reason process(struct reconcile *r, enum bundle_kind kind,
+				     const uint8_t *p, size_t len,
+				     uint64_t now_ms, const char *source,
+				     uint64_t floor, bool store, char *why,
+				     size_t why_len)
 {
 	const uint8_t *payload = NULL;
 	size_t plen = 0;
@@ -495,9 +495,8 @@ out:
 }
 
 enum reconcile_reason reconcile_input(struct reconcile *r,
-				      enum bundle_kind kind,
-				      const uint8_t *p, size_t len,
-				      uint64_t now_ms, char *why,
+				      enum bundle_kind kind, const uint8_t *p,
+				      size_t len, uint64_t now_ms, char *why,
 				      size_t why_len)
 {
 	char buf[256];
@@ -620,8 +619,7 @@ out:
 	return rc;
 }
 
-int reconcile_load(struct reconcile *r, const char *seed_file,
-		   uint64_t now_ms)
+int reconcile_load(struct reconcile *r, const char *seed_file, uint64_t now_ms)
 {
 	int have_policy = 0;
 	int rc;

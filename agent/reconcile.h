@@ -30,17 +30,17 @@ struct store;
 enum reconcile_reason {
 	RECON_OK = 0,
 	RECON_MALFORMED,       /* not a signed bundle we can decode */
-	RECON_UNSIGNED,        /* a bare policy/desired state, no signature */
+	RECON_UNSIGNED,	       /* a bare policy/desired state, no signature */
 	RECON_WRONG_KIND,      /* a desired bundle on the policy topic, ... */
 	RECON_UNKNOWN_KEY,     /* signed by a key that is not pinned */
 	RECON_BAD_SIGNATURE,   /* signature does not verify (tampered) */
 	RECON_BAD_PAYLOAD,     /* signed payload does not decode */
-	RECON_STALE,           /* version not newer than the one in force */
-	RECON_EXPIRED,         /* expires_ms in the past */
+	RECON_STALE,	       /* version not newer than the one in force */
+	RECON_EXPIRED,	       /* expires_ms in the past */
 	RECON_OTHER_PARTITION, /* for another partition */
 	RECON_OTHER_NODE,      /* desired state for another node */
-	RECON_INVALID,         /* content refused (bad spec, bad params) */
-	RECON_STORE,           /* could not be stored */
+	RECON_INVALID,	       /* content refused (bad spec, bad params) */
+	RECON_STORE,	       /* could not be stored */
 	RECON__COUNT
 };
 
@@ -60,8 +60,8 @@ struct reconcile_ops {
 	int (*apply_policy)(void *ud, const struct policy *p, char *why,
 			    size_t why_len);
 	/* Create the workload, or replace it when its spec changed. */
-	int (*workload_put)(void *ud, const struct workload_spec *s,
-			    char *why, size_t why_len);
+	int (*workload_put)(void *ud, const struct workload_spec *s, char *why,
+			    size_t why_len);
 	/* Remove a workload the hub no longer wants (stop it first). */
 	int (*workload_delete)(void *ud, const char *id);
 	/*
@@ -74,18 +74,18 @@ struct reconcile_ops {
 };
 
 struct reconcile_config {
-	const char *partition;	   /* copied */
+	const char *partition; /* copied */
 	struct node_id self;
 	const struct crypto_pins *pins; /* borrowed; must outlive */
 };
 
 struct reconcile_stats {
-	uint64_t accepted[3];		  /* by enum bundle_kind */
-	uint64_t rejected[RECON__COUNT];  /* by reason */
-	uint64_t unchanged;		  /* the bundle in force, again */
+	uint64_t accepted[3];		 /* by enum bundle_kind */
+	uint64_t rejected[RECON__COUNT]; /* by reason */
+	uint64_t unchanged;		 /* the bundle in force, again */
 	uint64_t workload_puts;
 	uint64_t workload_deletes;
-	uint64_t workload_errors;	  /* put/delete that failed */
+	uint64_t workload_errors; /* put/delete that failed */
 };
 
 /*
@@ -105,8 +105,7 @@ void reconcile_free(struct reconcile *r);
  * cannot be used any more. Returns 0 (also when nothing was found), or
  * -errno for a store failure. A bad seed file is logged and counted.
  */
-int reconcile_load(struct reconcile *r, const char *seed_file,
-		   uint64_t now_ms);
+int reconcile_load(struct reconcile *r, const char *seed_file, uint64_t now_ms);
 
 /*
  * A bundle arrived (from the topic of kind). Verify, check, apply, store.
@@ -116,9 +115,8 @@ int reconcile_load(struct reconcile *r, const char *seed_file,
  * after a reconnect) is RECON_OK without any effect or report.
  */
 enum reconcile_reason reconcile_input(struct reconcile *r,
-				      enum bundle_kind kind,
-				      const uint8_t *p, size_t len,
-				      uint64_t now_ms, char *why,
+				      enum bundle_kind kind, const uint8_t *p,
+				      size_t len, uint64_t now_ms, char *why,
 				      size_t why_len);
 
 /* Versions in force (0 = none). */

@@ -31,8 +31,8 @@
 #include "wire.h"
 
 #define INFLIGHT_MAX 32
-#define WATCH_MS 1000
-#define PENDING_MAX 64
+#define WATCH_MS     1000
+#define PENDING_MAX  64
 
 enum up_state {
 	UP_DISABLED = 0, /* no url: offline autonomous */
@@ -80,7 +80,7 @@ struct uplink {
 	unsigned n_acked;
 	uint64_t learn_round;
 	uint32_t learn_crc; /* of the last summary sent; 0 = none */
-	int closing;	  /* handles still to close */
+	int closing;	    /* handles still to close */
 	uint32_t attempt;
 	uint64_t retry_at_ms;
 	char last_error[192];
@@ -137,10 +137,10 @@ int uplink_topics(const char *prefix, const char *partition,
 	    !topic_part_ok(node_id, false)) {
 		return -EINVAL;
 	}
-#define TOPIC(field, fmt, ...)                                               \
-	n = snprintf(t->field, sizeof(t->field), fmt, __VA_ARGS__);          \
-	if (n < 0 || (size_t)n >= sizeof(t->field)) {                        \
-		return -EINVAL;                                              \
+#define TOPIC(field, fmt, ...)                                                 \
+	n = snprintf(t->field, sizeof(t->field), fmt, __VA_ARGS__);            \
+	if (n < 0 || (size_t)n >= sizeof(t->field)) {                          \
+		return -EINVAL;                                                \
 	}
 	TOPIC(state, "%s/%s/%s/state", prefix, partition, node_id);
 	TOPIC(events, "%s/%s/%s/events", prefix, partition, node_id);
@@ -170,8 +170,8 @@ uint64_t uplink_backoff_ms(uint32_t attempt, uint32_t min_s, uint32_t max_s,
 
 static void flush(struct uplink *u);
 
-int uplink_emit(struct agent *a, enum uplink_event_kind kind,
-		uint32_t priority, const uint8_t *payload, size_t len)
+int uplink_emit(struct agent *a, enum uplink_event_kind kind, uint32_t priority,
+		const uint8_t *payload, size_t len)
 {
 	struct uplink *u = svc(a);
 	int rc;
@@ -216,14 +216,14 @@ static bool inflight_take(struct uplink *u, uint16_t pid, uint64_t *event_id)
 static int publish_event(struct uplink *u, const struct outbox_event *ev)
 {
 	struct uplink_event e = {
-		.event_id = ev->event_id,
-		.node = u->a->id,
-		.time_ms = ev->time_ms,
-		.kind = ev->kind,
-		.priority = ev->priority,
-		.historical = ev->historical,
-		.payload = ev->payload,
-		.payload_len = ev->payload_len,
+	    .event_id = ev->event_id,
+	    .node = u->a->id,
+	    .time_ms = ev->time_ms,
+	    .kind = ev->kind,
+	    .priority = ev->priority,
+	    .historical = ev->historical,
+	    .payload = ev->payload,
+	    .payload_len = ev->payload_len,
 	};
 	size_t cap = ev->payload_len + 128;
 	size_t len = 0;
@@ -238,8 +238,8 @@ static int publish_event(struct uplink *u, const struct outbox_event *ev)
 	if (rc == 0) {
 		rc = uplink_conn_publish(u->conn,
 					 ev->kind == EVENT_LEARNING
-						 ? u->topics.learning
-						 : u->topics.events,
+					     ? u->topics.learning
+					     : u->topics.events,
 					 buf, len, 1, false, &pid);
 	}
 	free(buf);
@@ -298,8 +298,8 @@ static void flush(struct uplink *u)
 
 /* ---- birth ------------------------------------------------------------ */
 
-static int birth_encode(struct uplink *u, bool online, uint8_t *buf,
-			size_t cap, size_t *len)
+static int birth_encode(struct uplink *u, bool online, uint8_t *buf, size_t cap,
+			size_t *len)
 {
 	struct uplink_birth b = {0};
 	b.node = u->a->id;
@@ -370,8 +370,9 @@ static int apply_policy(void *ud, const struct policy *p, char *why,
 	}
 	rc = sched_set_params(core, &sp);
 	if (rc == -EBUSY) {
-		snprintf(why, why_len, "changes the table shape "
-				       "(neighbours_k): needs a restart");
+		snprintf(why, why_len,
+			 "changes the table shape "
+			 "(neighbours_k): needs a restart");
 		return rc;
 	}
 	if (rc != 0) {
@@ -505,8 +506,8 @@ static void report(void *ud, enum bundle_kind kind, uint64_t version,
 	if (uplink_encode_policy(version, ok, msg, buf, sizeof(buf), &len) ==
 	    0) {
 		outbox_put(u->ob, EVENT_POLICY,
-			   outbox_default_priority(EVENT_POLICY), wall_ms(), buf,
-			   len, NULL);
+			   outbox_default_priority(EVENT_POLICY), wall_ms(),
+			   buf, len, NULL);
 	}
 	if (ok) {
 		publish_birth(u); /* versions in force changed */
@@ -673,9 +674,9 @@ static void on_watch(uv_timer_t *t)
 
 /* ---- learning summaries ------------------------------------------------ */
 
-#define LEARN_TOP_STATES 64	 /* most visited states summarised */
-#define LEARN_MAX_ENTRIES 1024	 /* cells in one summary */
-#define LEARN_MAX_BYTES 32768	 /* bound of one summary's payload */
+#define LEARN_TOP_STATES  64	/* most visited states summarised */
+#define LEARN_MAX_ENTRIES 1024	/* cells in one summary */
+#define LEARN_MAX_BYTES	  32768 /* bound of one summary's payload */
 
 /* FNV-1a over the encoded entries: did the table change since the last? */
 static uint32_t fnv1a(const uint8_t *p, size_t n)
@@ -719,7 +720,8 @@ static void on_learn(uv_timer_t *t)
 	u->learn_round++;
 	if (wire_qshare_encode(sched_fingerprint(core),
 			       (u->a->generation << 32) | u->learn_round, e,
-			       n_fit, buf, LEARN_MAX_BYTES, &len, &n_fit) != 0) {
+			       n_fit, buf, LEARN_MAX_BYTES, &len,
+			       &n_fit) != 0) {
 		goto out;
 	}
 	if (outbox_put(u->ob, EVENT_LEARNING,
@@ -809,12 +811,12 @@ static void on_down(void *ud, int err, const char *why)
 		u->recreate_conn = false;
 		uplink_conn_shutdown(u->conn);
 		u->conn = NULL;
-		/* the in-flight window went with it: send again from the store */
+		/* the in-flight window went with it: send again from the store
+		 */
 		u->n_infl = 0;
 		outbox_rewind(u->ob);
 	}
-	if (log_rl_allow(&u->fail_rl, uv_now(u->loop), 5, 60000,
-			 &suppressed)) {
+	if (log_rl_allow(&u->fail_rl, uv_now(u->loop), 5, 60000, &suppressed)) {
 		log_warn("hub %s:%u: %s", u->host, u->port, why);
 	}
 	schedule_retry(u);
@@ -900,25 +902,23 @@ static int make_conn(struct uplink *u)
 	uint8_t will[256];
 	size_t will_len = 0;
 	struct uplink_conn_cbs cbs = {
-		.on_up = on_up,
-		.on_down = on_down,
-		.on_publish = on_publish,
-		.on_puback = on_puback,
-		.on_suback = on_suback,
+	    .on_up = on_up,
+	    .on_down = on_down,
+	    .on_publish = on_publish,
+	    .on_puback = on_puback,
+	    .on_suback = on_suback,
 	};
 	struct uplink_conn_config cc = {
-		.host = u->host,
-		.port = u->port,
-		.tls = {.ca_file = h->ca,
-			.cert_file = h->cert,
-			.key_file = h->key},
-		.mqtt = {.keepalive_s = (uint16_t)h->keepalive_s,
-			 .inflight_max = INFLIGHT_MAX},
-		.client_id = u->a->id_str,
-		.clean_session = false,
-		.will_topic = u->topics.state,
-		.will_qos = 1,
-		.will_retain = true,
+	    .host = u->host,
+	    .port = u->port,
+	    .tls = {.ca_file = h->ca, .cert_file = h->cert, .key_file = h->key},
+	    .mqtt = {.keepalive_s = (uint16_t)h->keepalive_s,
+		     .inflight_max = INFLIGHT_MAX},
+	    .client_id = u->a->id_str,
+	    .clean_session = false,
+	    .will_topic = u->topics.state,
+	    .will_qos = 1,
+	    .will_retain = true,
 	};
 	int rc = birth_encode(u, false, will, sizeof(will), &will_len);
 	if (rc != 0) {
@@ -1022,8 +1022,8 @@ int uplink_start(struct agent *a)
 	u->acks.data = u;
 	a->uplink = u;
 
-	rc = uplink_topics(h->topic_prefix, h->partition, a->id_str,
-			   &u->topics);
+	rc =
+	    uplink_topics(h->topic_prefix, h->partition, a->id_str, &u->topics);
 	if (rc != 0) {
 		log_error("[hub] topic_prefix '%s' / partition '%s' cannot "
 			  "form MQTT topics",
@@ -1031,10 +1031,10 @@ int uplink_start(struct agent *a)
 		return rc;
 	}
 	struct outbox_config oc = {
-		.max_bytes = (uint64_t)h->outbox_max_bytes,
-		.rate_per_s = h->outbox_rate,
-		.burst = burst_for(h->outbox_rate),
-		.encode_dropped = uplink_encode_dropped,
+	    .max_bytes = (uint64_t)h->outbox_max_bytes,
+	    .rate_per_s = h->outbox_rate,
+	    .burst = burst_for(h->outbox_rate),
+	    .encode_dropped = uplink_encode_dropped,
 	};
 	rc = outbox_open(a->store, &oc, &u->ob);
 	if (rc != 0) {
@@ -1042,13 +1042,13 @@ int uplink_start(struct agent *a)
 	}
 	load_pins(u);
 	struct reconcile_config rcfg = {
-		.partition = h->partition, .self = a->id, .pins = &u->pins};
+	    .partition = h->partition, .self = a->id, .pins = &u->pins};
 	struct reconcile_ops ops = {
-		.ud = u,
-		.apply_policy = apply_policy,
-		.workload_put = workload_put,
-		.workload_delete = workload_delete,
-		.report = report,
+	    .ud = u,
+	    .apply_policy = apply_policy,
+	    .workload_put = workload_put,
+	    .workload_delete = workload_delete,
+	    .report = report,
 	};
 	rc = reconcile_new(&rcfg, a->store, &ops, &u->rec);
 	if (rc != 0) {
@@ -1069,8 +1069,8 @@ int uplink_start(struct agent *a)
 	if (rc != 0) {
 		log_error("[hub] url '%s': %s", h->url,
 			  rc == -EPROTONOSUPPORT
-				  ? "only mqtts:// (TLS) is supported"
-				  : "expected mqtts://host:port");
+			      ? "only mqtts:// (TLS) is supported"
+			      : "expected mqtts://host:port");
 		return -EINVAL;
 	}
 	u->state = UP_OFFLINE;
@@ -1101,8 +1101,10 @@ void uplink_stop(struct agent *a)
 		if (u->state == UP_CONNECTED) {
 			uint8_t buf[256];
 			size_t len = 0;
-			/* a clean exit discards the Will: say offline ourselves */
-			if (birth_encode(u, false, buf, sizeof(buf), &len) == 0) {
+			/* a clean exit discards the Will: say offline ourselves
+			 */
+			if (birth_encode(u, false, buf, sizeof(buf), &len) ==
+			    0) {
 				uplink_conn_publish(u->conn, u->topics.state,
 						    buf, len, 0, true, NULL);
 			}
@@ -1220,7 +1222,6 @@ int uplink_info(const struct agent *a, struct uplink_info *out)
 	out->policy_version = reconcile_version(u->rec, BUNDLE_POLICY);
 	out->desired_version = reconcile_version(u->rec, BUNDLE_DESIRED);
 	out->bundles_rejected = u->rejected;
-	snprintf(out->last_error, sizeof(out->last_error), "%s",
-		 u->last_error);
+	snprintf(out->last_error, sizeof(out->last_error), "%s", u->last_error);
 	return 0;
 }

@@ -66,8 +66,8 @@ void uplink_state_text(const struct agent *a, char *out, size_t out_len);
  * module may call it; priority UINT32_MAX picks the kind's default.
  * Returns 0, -ENODEV before the service started, or outbox_put's errors.
  */
-int uplink_emit(struct agent *a, enum uplink_event_kind kind,
-		uint32_t priority, const uint8_t *payload, size_t len);
+int uplink_emit(struct agent *a, enum uplink_event_kind kind, uint32_t priority,
+		const uint8_t *payload, size_t len);
 
 /*
  * A workload changed phase (the runtime's event callback should call this
@@ -108,8 +108,8 @@ struct uplink_info {
 	uint64_t failures;
 	uint64_t bytes_tx; /* MQTT bytes written */
 	uint64_t bytes_rx;
-	uint64_t malformed; /* packets from the broker refused */
-	uint64_t events_sent;  /* PUBLISH of outbox events (incl. resends) */
+	uint64_t malformed;   /* packets from the broker refused */
+	uint64_t events_sent; /* PUBLISH of outbox events (incl. resends) */
 	uint64_t events_acked;
 	uint64_t outbox_queued;
 	uint64_t outbox_dropped;

@@ -18,10 +18,10 @@
 
 enum conn_state {
 	C_IDLE = 0,
-	C_TLS,	    /* TCP + TLS handshake */
-	C_MQTT,	    /* CONNECT sent */
-	C_UP,	    /* CONNACK accepted */
-	C_CLOSING,  /* tls_close under way */
+	C_TLS,	   /* TCP + TLS handshake */
+	C_MQTT,	   /* CONNECT sent */
+	C_UP,	   /* CONNACK accepted */
+	C_CLOSING, /* tls_close under way */
 };
 
 struct uplink_conn {
@@ -240,8 +240,9 @@ static void on_read(struct tls_client *t, const uint8_t *data, size_t len,
 						uv_now(c->loop), &pkt);
 		}
 		if (rc == -ECONNREFUSED) {
-			snprintf(why, sizeof(why), "broker refused us: %s",
-				 mqtt_connack_reason(pkt.u.connack.return_code));
+			snprintf(
+			    why, sizeof(why), "broker refused us: %s",
+			    mqtt_connack_reason(pkt.u.connack.return_code));
 			fail(c, -ECONNREFUSED, why);
 			return;
 		}
@@ -387,8 +388,8 @@ int uplink_conn_new(uv_loop_t *loop, const struct uplink_conn_config *cfg,
 	if (c->sess == NULL) {
 		goto fail;
 	}
-	rc = tls_client_new(loop, &cfg->tls, on_read, on_disconnect, c,
-			    &c->tls);
+	rc =
+	    tls_client_new(loop, &cfg->tls, on_read, on_disconnect, c, &c->tls);
 	if (rc != 0) {
 		goto fail;
 	}
@@ -524,8 +525,8 @@ int uplink_conn_subscribe(struct uplink_conn *c, const char *const *filters,
 		t[i].filter.len = (uint16_t)l;
 		t[i].qos = qos;
 	}
-	return mqtt_session_subscribe(c->sess, t, (uint16_t)n,
-				      uv_now(c->loop), packet_id);
+	return mqtt_session_subscribe(c->sess, t, (uint16_t)n, uv_now(c->loop),
+				      packet_id);
 }
 
 int uplink_conn_reload_tls(struct uplink_conn *c)

@@ -44,9 +44,9 @@ struct uplink_conn_cbs {
 struct uplink_conn_config {
 	const char *host; /* copied */
 	uint16_t port;
-	struct tls_config tls;	      /* paths copied by the TLS client */
+	struct tls_config tls; /* paths copied by the TLS client */
 	struct mqtt_session_config mqtt;
-	const char *client_id;	      /* copied */
+	const char *client_id; /* copied */
 	bool clean_session;
 	/* Will (optional): copied. */
 	const char *will_topic;
@@ -57,11 +57,11 @@ struct uplink_conn_config {
 };
 
 struct uplink_conn_stats {
-	uint64_t connects;   /* CONNACK accepted */
-	uint64_t failures;   /* attempts or connections that ended badly */
-	uint64_t bytes_tx;   /* MQTT bytes written (before TLS) */
+	uint64_t connects; /* CONNACK accepted */
+	uint64_t failures; /* attempts or connections that ended badly */
+	uint64_t bytes_tx; /* MQTT bytes written (before TLS) */
 	uint64_t bytes_rx;
-	uint64_t malformed;  /* packets from the broker refused */
+	uint64_t malformed; /* packets from the broker refused */
 };
 
 /*

@@ -30,7 +30,8 @@ static int pack_done(const ProtobufCMessage *m, uint8_t *out, size_t cap,
 
 static bool reason_ok(const char *r)
 {
-	return r == NULL || strnlen(r, WORKLOAD_REASON_MAX) < WORKLOAD_REASON_MAX;
+	return r == NULL ||
+	       strnlen(r, WORKLOAD_REASON_MAX) < WORKLOAD_REASON_MAX;
 }
 
 int uplink_encode_workload(const char *workload_id, enum workload_phase phase,
@@ -99,8 +100,7 @@ int uplink_encode_policy(uint64_t version, bool accepted, const char *reason,
 	return pack_done(&m.base, out, cap, len);
 }
 
-int uplink_encode_dropped(uint64_t count, uint8_t *out, size_t cap,
-			  size_t *len)
+int uplink_encode_dropped(uint64_t count, uint8_t *out, size_t cap, size_t *len)
 {
 	Farnode__V1__DroppedEvent m = FARNODE__V1__DROPPED_EVENT__INIT;
 	m.count = count;
@@ -146,22 +146,22 @@ void uplink_event_describe(enum uplink_event_kind kind, const uint8_t *p,
 	switch (kind) {
 	case EVENT_WORKLOAD: {
 		Farnode__V1__WorkloadEvent *m =
-			farnode__v1__workload_event__unpack(NULL, len, p);
+		    farnode__v1__workload_event__unpack(NULL, len, p);
 		if (m == NULL) {
 			return;
 		}
 		const char *phase = m->phase <= WL_OFFLOADED
-					    ? workload_phase_name(m->phase)
-					    : "?";
-		snprintf(out, out_len, "workload %s %s%s%s exit=%d", m->workload_id,
-			 phase, m->reason[0] ? ": " : "", m->reason,
-			 m->exit_code);
+					? workload_phase_name(m->phase)
+					: "?";
+		snprintf(out, out_len, "workload %s %s%s%s exit=%d",
+			 m->workload_id, phase, m->reason[0] ? ": " : "",
+			 m->reason, m->exit_code);
 		farnode__v1__workload_event__free_unpacked(m, NULL);
 		break;
 	}
 	case EVENT_DECISION: {
 		Farnode__V1__DecisionEvent *m =
-			farnode__v1__decision_event__unpack(NULL, len, p);
+		    farnode__v1__decision_event__unpack(NULL, len, p);
 		if (m == NULL) {
 			return;
 		}
@@ -173,7 +173,7 @@ void uplink_event_describe(enum uplink_event_kind kind, const uint8_t *p,
 	}
 	case EVENT_MEMBERSHIP: {
 		Farnode__V1__MemberEvent *m =
-			farnode__v1__member_event__unpack(NULL, len, p);
+		    farnode__v1__member_event__unpack(NULL, len, p);
 		if (m == NULL) {
 			return;
 		}
@@ -191,7 +191,7 @@ void uplink_event_describe(enum uplink_event_kind kind, const uint8_t *p,
 	}
 	case EVENT_POLICY: {
 		Farnode__V1__PolicyEvent *m =
-			farnode__v1__policy_event__unpack(NULL, len, p);
+		    farnode__v1__policy_event__unpack(NULL, len, p);
 		if (m == NULL) {
 			return;
 		}
@@ -203,7 +203,7 @@ void uplink_event_describe(enum uplink_event_kind kind, const uint8_t *p,
 	}
 	case EVENT_DROPPED: {
 		Farnode__V1__DroppedEvent *m =
-			farnode__v1__dropped_event__unpack(NULL, len, p);
+		    farnode__v1__dropped_event__unpack(NULL, len, p);
 		if (m == NULL) {
 			return;
 		}
@@ -219,8 +219,8 @@ void uplink_event_describe(enum uplink_event_kind kind, const uint8_t *p,
 		uint32_t fp = 0;
 		uint64_t round = 0;
 		size_t n = 0;
-		if (e != NULL && wire_qshare_decode(p, len, &fp, &round, e, max,
-						    &n) == 0) {
+		if (e != NULL &&
+		    wire_qshare_decode(p, len, &fp, &round, e, max, &n) == 0) {
 			snprintf(out, out_len,
 				 "learning summary round %" PRIu64
 				 ": %zu cells, table %08x",

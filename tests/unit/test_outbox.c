@@ -367,8 +367,7 @@ static void test_refused(void **state)
 				    UPLINK_PAYLOAD_MAX + 1, NULL),
 			 -EMSGSIZE);
 	/* bigger than the whole bound */
-	assert_int_equal(outbox_put(ob, EVENT_WORKLOAD, 1, 0, big, 65500,
-				    NULL),
+	assert_int_equal(outbox_put(ob, EVENT_WORKLOAD, 1, 0, big, 65500, NULL),
 			 -EMSGSIZE);
 	/* an empty payload is a valid event */
 	assert_int_equal(outbox_put(ob, EVENT_WORKLOAD, 1, 0, NULL, 0, NULL),
@@ -385,17 +384,14 @@ static void test_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_order_and_ack, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_crash_safety, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_bound_and_drop_report,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_historical, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_rate_limit, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_order_and_ack, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bound_and_drop_report, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_historical, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,8 +35,8 @@ static char key2_dir[128];
 static struct crypto_signer *signer1;
 static struct crypto_signer *signer2;
 static struct crypto_pins pins;
-static struct node_id self = {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-			       15, 16}};
+static struct node_id self = {
+    {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}};
 
 /* What the seam saw. */
 struct seen {
@@ -52,8 +52,7 @@ struct seen {
 	char last_source[16];
 };
 
-static int op_apply(void *ud, const struct policy *p, char *why,
-		    size_t why_len)
+static int op_apply(void *ud, const struct policy *p, char *why, size_t why_len)
 {
 	struct seen *s = ud;
 	if (s->refuse_policy) {
@@ -158,7 +157,7 @@ static struct store *open_store(void)
 static struct reconcile *new_rec(struct store *st, struct seen *s)
 {
 	struct reconcile_config cfg = {
-		.partition = "plant-a", .self = self, .pins = &pins};
+	    .partition = "plant-a", .self = self, .pins = &pins};
 	struct reconcile_ops ops = {.ud = s,
 				    .apply_policy = op_apply,
 				    .workload_put = op_put,
@@ -191,15 +190,15 @@ static size_t make_policy(struct crypto_signer *sg, uint64_t version,
 	p.hyper.epsilon_decay = 0.999;
 	p.hyper.neighbours_k = 2;
 	p.hyper.hot_temp_c = 80;
-	assert_int_equal(wire_policy_encode(&p, payload, sizeof(payload), &plen),
-			 0);
+	assert_int_equal(
+	    wire_policy_encode(&p, payload, sizeof(payload), &plen), 0);
 	if (sg == NULL) { /* bare, unsigned */
 		memcpy(buf, payload, plen);
 		return plen;
 	}
-	assert_int_equal(wire_bundle_sign(sg, BUNDLE_POLICY, payload, plen, buf,
-					  cap, &len),
-			 0);
+	assert_int_equal(
+	    wire_bundle_sign(sg, BUNDLE_POLICY, payload, plen, buf, cap, &len),
+	    0);
 	return len;
 }
 
@@ -239,11 +238,11 @@ static size_t make_desired(uint64_t version, const struct node_id *node,
 	}
 	d.workloads = w;
 	d.n_workloads = n;
-	assert_int_equal(wire_desired_encode(&d, payload, sizeof(payload), &plen),
-			 0);
+	assert_int_equal(
+	    wire_desired_encode(&d, payload, sizeof(payload), &plen), 0);
 	desired_state_fini(&d);
-	assert_int_equal(wire_bundle_sign(signer1, BUNDLE_DESIRED, payload, plen,
-					  buf, cap, &len),
+	assert_int_equal(wire_bundle_sign(signer1, BUNDLE_DESIRED, payload,
+					  plen, buf, cap, &len),
 			 0);
 	return len;
 }
@@ -259,9 +258,8 @@ static void test_accept_and_store(void **state)
 
 	assert_int_equal(reconcile_load(r, NULL, NOW_MS), 0);
 	assert_null(reconcile_policy(r));
-	assert_int_equal(reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS, NULL,
-					 0),
-			 RECON_OK);
+	assert_int_equal(
+	    reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS, NULL, 0), RECON_OK);
 	assert_int_equal(s.policies, 1);
 	assert_int_equal(s.policy_version, 3);
 	assert_int_equal(reconcile_version(r, BUNDLE_POLICY), 3);
@@ -281,17 +279,16 @@ static void test_accept_and_store(void **state)
 	assert_string_equal(s.last_source, "store");
 	/* the same bundle again (retained redelivery) changes nothing */
 	struct reconcile_stats rs;
-	assert_int_equal(reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS, NULL,
-					 0),
-			 RECON_OK);
+	assert_int_equal(
+	    reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS, NULL, 0), RECON_OK);
 	assert_int_equal(s.policies, 1);
 	reconcile_stats(r, &rs);
 	assert_int_equal(rs.unchanged, 1);
 	/* another bundle with the same version is stale */
 	n = make_policy(signer1, 3, "plant-a", NOW_MS + 99999, b, sizeof(b));
-	assert_int_equal(reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS, NULL,
-					 0),
-			 RECON_STALE);
+	assert_int_equal(
+	    reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS, NULL, 0),
+	    RECON_STALE);
 	reconcile_stats(r, &rs);
 	assert_int_equal(rs.rejected[RECON_STALE], 1);
 	reconcile_free(r);
@@ -332,9 +329,8 @@ static void test_rejections(void **state)
 	const char *const one[] = {"a:1"};
 
 	n = make_policy(signer1, 10, "plant-a", 0, b, sizeof(b));
-	assert_int_equal(reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS, NULL,
-					 0),
-			 RECON_OK);
+	assert_int_equal(
+	    reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS, NULL, 0), RECON_OK);
 
 	/* tampered: flip a byte inside the payload */
 	n = make_policy(signer1, 11, "plant-a", 0, b, sizeof(b));
@@ -366,8 +362,8 @@ static void test_rejections(void **state)
 	expect_reject(r, &s, BUNDLE_POLICY, b, n, NOW_MS, RECON_WRONG_KIND);
 	/* a signed payload that is not a policy */
 	{
-		uint8_t junk[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-				   0xff};
+		uint8_t junk[8] = {0xff, 0xff, 0xff, 0xff,
+				   0xff, 0xff, 0xff, 0xff};
 		assert_int_equal(wire_bundle_sign(signer1, BUNDLE_POLICY, junk,
 						  sizeof(junk), b, sizeof(b),
 						  &n),
@@ -416,25 +412,25 @@ static void test_desired_diff(void **state)
 	const char *const v3[] = {"c:1"};
 
 	n = make_desired(1, &self, v1, 2, b, sizeof(b));
-	assert_int_equal(reconcile_input(r, BUNDLE_DESIRED, b, n, NOW_MS, NULL,
-					 0),
-			 RECON_OK);
+	assert_int_equal(
+	    reconcile_input(r, BUNDLE_DESIRED, b, n, NOW_MS, NULL, 0),
+	    RECON_OK);
 	assert_int_equal(s.puts, 2);
 	assert_int_equal(s.deletes, 0);
 	/* a changed, c new, b unchanged */
 	n = make_desired(2, &self, v2, 3, b, sizeof(b));
-	assert_int_equal(reconcile_input(r, BUNDLE_DESIRED, b, n, NOW_MS, NULL,
-					 0),
-			 RECON_OK);
+	assert_int_equal(
+	    reconcile_input(r, BUNDLE_DESIRED, b, n, NOW_MS, NULL, 0),
+	    RECON_OK);
 	assert_int_equal(s.puts, 4);
 	assert_string_equal(s.put_ids[2], "a");
 	assert_string_equal(s.put_ids[3], "c");
 	assert_int_equal(s.deletes, 0);
 	/* a and b gone */
 	n = make_desired(3, &self, v3, 1, b, sizeof(b));
-	assert_int_equal(reconcile_input(r, BUNDLE_DESIRED, b, n, NOW_MS, NULL,
-					 0),
-			 RECON_OK);
+	assert_int_equal(
+	    reconcile_input(r, BUNDLE_DESIRED, b, n, NOW_MS, NULL, 0),
+	    RECON_OK);
 	assert_int_equal(s.puts, 4);
 	assert_int_equal(s.deletes, 2);
 	assert_string_equal(s.del_ids[0], "a");
@@ -503,13 +499,12 @@ static void test_expired_in_store(void **state)
 	(void)state;
 	struct seen s = {0};
 	uint8_t b[2048];
-	size_t n = make_policy(signer1, 5, "plant-a", NOW_MS + 5000, b,
-			       sizeof(b));
+	size_t n =
+	    make_policy(signer1, 5, "plant-a", NOW_MS + 5000, b, sizeof(b));
 	struct store *st = open_store();
 	struct reconcile *r = new_rec(st, &s);
-	assert_int_equal(reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS, NULL,
-					 0),
-			 RECON_OK);
+	assert_int_equal(
+	    reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS, NULL, 0), RECON_OK);
 	reconcile_free(r);
 	store_close(st);
 	/* restarted after it expired: not used, but 5 stays the floor */
@@ -521,9 +516,9 @@ static void test_expired_in_store(void **state)
 	assert_int_equal(s.last_reason, RECON_EXPIRED);
 	assert_null(reconcile_policy(r));
 	n = make_policy(signer1, 4, "plant-a", 0, b, sizeof(b));
-	assert_int_equal(reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS + 10000,
-					 NULL, 0),
-			 RECON_STALE);
+	assert_int_equal(
+	    reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS + 10000, NULL, 0),
+	    RECON_STALE);
 	reconcile_free(r);
 	store_close(st);
 }
@@ -544,18 +539,16 @@ static void test_key_rotation(void **state)
 	crypto_pins_init(&two);
 	assert_int_equal(reconcile_pin_file(&two, path), 2);
 	struct reconcile_config cfg = {
-		.partition = "plant-a", .self = self, .pins = &two};
+	    .partition = "plant-a", .self = self, .pins = &two};
 	struct reconcile_ops ops = {.ud = &s, .apply_policy = op_apply};
 	struct reconcile *r = NULL;
 	assert_int_equal(reconcile_new(&cfg, NULL, &ops, &r), 0);
 	size_t n = make_policy(signer1, 1, "plant-a", 0, b, sizeof(b));
-	assert_int_equal(reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS, NULL,
-					 0),
-			 RECON_OK);
+	assert_int_equal(
+	    reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS, NULL, 0), RECON_OK);
 	n = make_policy(signer2, 2, "plant-a", 0, b, sizeof(b));
-	assert_int_equal(reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS, NULL,
-					 0),
-			 RECON_OK);
+	assert_int_equal(
+	    reconcile_input(r, BUNDLE_POLICY, b, n, NOW_MS, NULL, 0), RECON_OK);
 	assert_int_equal(s.policy_version, 2);
 	reconcile_free(r);
 	crypto_pins_fini(&two);
@@ -570,12 +563,12 @@ static void test_key_rotation(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_accept_and_store, setup),
-		cmocka_unit_test_setup(test_rejections, setup),
-		cmocka_unit_test_setup(test_desired_diff, setup),
-		cmocka_unit_test_setup(test_seed_file, setup),
-		cmocka_unit_test_setup(test_expired_in_store, setup),
-		cmocka_unit_test_setup(test_key_rotation, setup),
+	    cmocka_unit_test_setup(test_accept_and_store, setup),
+	    cmocka_unit_test_setup(test_rejections, setup),
+	    cmocka_unit_test_setup(test_desired_diff, setup),
+	    cmocka_unit_test_setup(test_seed_file, setup),
+	    cmocka_unit_test_setup(test_expired_in_store, setup),
+	    cmocka_unit_test_setup(test_key_rotation, setup),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -104,32 +104,31 @@ static void test_parse_url(void **state)
 			 0);
 	assert_string_equal(host, "hub.example");
 	assert_int_equal(port, 8884);
-	assert_int_equal(uplink_parse_url("mqtts://127.0.0.1", host,
-					  sizeof(host), &port),
-			 0);
+	assert_int_equal(
+	    uplink_parse_url("mqtts://127.0.0.1", host, sizeof(host), &port),
+	    0);
 	assert_string_equal(host, "127.0.0.1");
 	assert_int_equal(port, 8883);
-	assert_int_equal(uplink_parse_url("mqtt://hub:1883", host,
-					  sizeof(host), &port),
-			 -EPROTONOSUPPORT);
-	assert_int_equal(uplink_parse_url("http://hub", host, sizeof(host),
-					  &port),
-			 -EINVAL);
-	assert_int_equal(uplink_parse_url("mqtts://hub:0", host, sizeof(host),
-					  &port),
-			 -EINVAL);
-	assert_int_equal(uplink_parse_url("mqtts://hub:70000", host,
-					  sizeof(host), &port),
-			 -EINVAL);
-	assert_int_equal(uplink_parse_url("mqtts://:8883", host, sizeof(host),
-					  &port),
-			 -EINVAL);
-	assert_int_equal(uplink_parse_url("mqtts://hub/path", host,
-					  sizeof(host), &port),
-			 -EINVAL);
-	assert_int_equal(uplink_parse_url("mqtts://hub:12x", host,
-					  sizeof(host), &port),
-			 -EINVAL);
+	assert_int_equal(
+	    uplink_parse_url("mqtt://hub:1883", host, sizeof(host), &port),
+	    -EPROTONOSUPPORT);
+	assert_int_equal(
+	    uplink_parse_url("http://hub", host, sizeof(host), &port), -EINVAL);
+	assert_int_equal(
+	    uplink_parse_url("mqtts://hub:0", host, sizeof(host), &port),
+	    -EINVAL);
+	assert_int_equal(
+	    uplink_parse_url("mqtts://hub:70000", host, sizeof(host), &port),
+	    -EINVAL);
+	assert_int_equal(
+	    uplink_parse_url("mqtts://:8883", host, sizeof(host), &port),
+	    -EINVAL);
+	assert_int_equal(
+	    uplink_parse_url("mqtts://hub/path", host, sizeof(host), &port),
+	    -EINVAL);
+	assert_int_equal(
+	    uplink_parse_url("mqtts://hub:12x", host, sizeof(host), &port),
+	    -EINVAL);
 }
 
 static void test_event_payloads(void **state)
@@ -168,16 +167,16 @@ static void test_event_payloads(void **state)
 	assert_non_null(strstr(text, "dead"));
 	assert_non_null(strstr(text, "00000000-0000-0000-0000-000000000001"));
 
-	assert_int_equal(uplink_encode_decision("job", 5, 2, NAN, buf,
-						sizeof(buf), &len),
-			 0);
+	assert_int_equal(
+	    uplink_encode_decision("job", 5, 2, NAN, buf, sizeof(buf), &len),
+	    0);
 	uplink_event_describe(EVENT_DECISION, buf, len, text, sizeof(text));
 	assert_non_null(strstr(text, "action=2"));
 
 	struct sched_share q[3] = {
-		{.state = 1, .action = 0, .q = 0.5, .visits = 2},
-		{.state = 4, .action = 1, .q = -1, .visits = 9},
-		{.state = 9, .action = 2, .q = 2, .visits = 1},
+	    {.state = 1, .action = 0, .q = 0.5, .visits = 2},
+	    {.state = 4, .action = 1, .q = -1, .visits = 9},
+	    {.state = 9, .action = 2, .q = 2, .visits = 1},
 	};
 	size_t n_fit = 0;
 	assert_int_equal(wire_qshare_encode(0xabcd1234, 7, q, 3, buf,
@@ -205,10 +204,10 @@ static void test_event_payloads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_topics),
-		cmocka_unit_test(test_backoff),
-		cmocka_unit_test(test_parse_url),
-		cmocka_unit_test(test_event_payloads),
+	    cmocka_unit_test(test_topics),
+	    cmocka_unit_test(test_backoff),
+	    cmocka_unit_test(test_parse_url),
+	    cmocka_unit_test(test_event_payloads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

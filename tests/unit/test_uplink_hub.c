@@ -40,9 +40,9 @@ static void test_full(void **state)
 			   "[reward]\n"
 			   "met = 2\n"
 			   "class_weight = 1, 1.5, 3\n";
-	assert_int_equal(hub_policy_parse(text, "p.ini", NOW, NULL, &p, err,
-					  sizeof(err)),
-			 0);
+	assert_int_equal(
+	    hub_policy_parse(text, "p.ini", NOW, NULL, &p, err, sizeof(err)),
+	    0);
 	assert_int_equal(p.version, 42);
 	assert_string_equal(p.partition, "plant-a");
 	assert_int_equal(p.issued_ms, NOW);
@@ -88,9 +88,8 @@ static void test_defaults(void **state)
 	assert_int_equal(p.n_masks, 0);
 	policy_fini(&p);
 	/* the file's partition wins over the default */
-	assert_int_equal(hub_policy_parse("[policy]\npartition = x\n", "f",
-					  NOW, "plant-z", &p, err,
-					  sizeof(err)),
+	assert_int_equal(hub_policy_parse("[policy]\npartition = x\n", "f", NOW,
+					  "plant-z", &p, err, sizeof(err)),
 			 0);
 	assert_string_equal(p.partition, "x");
 	policy_fini(&p);
@@ -131,9 +130,9 @@ static void test_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_full),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
