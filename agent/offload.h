@@ -218,6 +218,9 @@ struct offload_share_params {
 	double max_influence; /* per entry and round, (0, 1] */
 	uint32_t max_entries_per_round; /* merged from one sender per round */
 	uint32_t max_senders; /* remembered senders (round tracking) */
+	uint64_t round_base;  /* first round number - 1; rounds must grow
+			       * across restarts (e.g. wall ms) or
+			       * receivers drop them as stale */
 };
 
 struct offload_share_stats {

@@ -69,6 +69,7 @@ int offload_share_new(const struct offload_share_params *p,
 		return -ENOMEM;
 	}
 	sh->p = *p;
+	sh->round = p->round_base;
 	sh->senders = calloc(p->max_senders, sizeof(*sh->senders));
 	if (sh->senders == NULL) {
 		free(sh);

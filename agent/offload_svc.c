@@ -397,6 +397,7 @@ int offload_svc_start(struct agent *a, struct offload_svc **out)
 		p.mem_bytes = cap.mem_total_bytes;
 	}
 	offload_share_params_default(&sp);
+	sp.round_base = (uint64_t)time(NULL) * 1000u;
 	rc = offload_new(&a->id, &p, &io, &svc->core);
 	if (rc == 0) {
 		rc = offload_share_new(&sp, &svc->share);

@@ -857,6 +857,19 @@ static void test_qshare(void **st)
 	    offload_share_recv(sb, b, &ida, q2->m[0].body, q2->m[0].len), 0);
 	assert_true(offload_share_stats(sb)->over_budget >= 35);
 
+	/* a restarted sender with a later round base is heard again */
+	struct offload_share *sa2 = NULL;
+	struct offload_share_params sp2 = sp;
+	sp2.round_base = 1000;
+	assert_int_equal(offload_share_new(&sp2, &sa2), 0);
+	q2->n = 0;
+	assert_true(offload_share_export(sa2, a, &idb, 1, WIRE_BODY_MAX, q_send,
+					 q2) >= 1);
+	assert_true(
+	    offload_share_recv(sb, b, &ida, q2->m[0].body, q2->m[0].len) ==
+	    5); /* new round, new budget */
+	offload_share_free(sa2);
+
 	/* another table shape is ignored; junk is malformed */
 	struct sched *c = NULL;
 	p.neighbours_k = 2;
