@@ -61,6 +61,15 @@ struct agent {
 	struct runtime_svc *runtime;
 	struct sched_svc *sched; /* scheduler (sched_svc.c) */
 	struct uplink *uplink; /* hub service (uplink.c) */
+	/* Application receivers on the gossip transport (gossip_app.h); kept
+	 * here so they can be installed before gossip starts. */
+	void (*gossip_app_fn)(void *ud, const struct node_id *from,
+			      uint32_t type, const uint8_t *body, size_t len,
+			      uint64_t now_ms);
+	void *gossip_app_ud;
+	void (*gossip_member_fn)(void *ud, const struct node_id *id, int ev,
+				 uint64_t now_ms);
+	void *gossip_member_ud;
 };
 
 /* Run the daemon until SIGINT/SIGTERM. Returns the process exit code:

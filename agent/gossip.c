@@ -18,18 +18,21 @@
 #include "agent.h"
 #include "crypto.h"
 #include "gossip.h"
+#include "gossip_app.h"
 #include "log.h"
 #include "rng.h"
 #include "runtime_svc.h"
 #include "store.h"
 #include "swim.h"
+#include "uplink.h"
+#include "wire.h"
 
-#define SEEDS_MAX 32
+#define SEEDS_MAX      32
 #define REMEMBERED_MAX 16
-#define PP_CHUNK 32768
-#define PP_TIMEOUT_MS 10000
+#define PP_CHUNK       32768
+#define PP_TIMEOUT_MS  10000
 #define STATE_EVERY_MS 5000
-#define LEAVE_MAX_MS 5000
+#define LEAVE_MAX_MS   5000
 
 struct gossip;
 
@@ -44,9 +47,9 @@ struct pp_conn {
 	bool join;
 	bool replied;
 	char peer[64];
-	uint8_t *in;   /* raw stream bytes not yet framed */
+	uint8_t *in; /* raw stream bytes not yet framed */
 	size_t in_len, in_cap;
-	uint8_t *msg;  /* reassembled plaintext state */
+	uint8_t *msg; /* reassembled plaintext state */
 	size_t msg_len, msg_cap;
 };
 
@@ -61,7 +64,7 @@ struct gossip {
 	uv_timer_t leave_timer;
 	int open_handles;
 	bool stopping;
-	bool sealed;              /* keyring has a key */
+	bool sealed; /* keyring has a key */
 	struct pp_conn *conns;
 	struct sockaddr_storage seeds[SEEDS_MAX];
 	size_t n_seeds;
@@ -76,6 +79,9 @@ struct gossip {
 	struct log_rl rl_open;
 	struct log_rl rl_pp;
 	uint64_t rx_rejected;
+	uint64_t app_sent;
+	uint64_t app_received;
+	uint64_t app_dropped;
 	uint8_t rxbuf[65536];
 	uint8_t pt[65536];
 	uint8_t tx[SWIM_DATAGRAM_MAX + 64];
@@ -95,7 +101,7 @@ static int to_swim_addr(const struct sockaddr *sa, struct swim_addr *out)
 	}
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 =
-			(const struct sockaddr_in6 *)sa;
+		    (const struct sockaddr_in6 *)sa;
 		out->family = 6;
 		memcpy(out->ip, &in6->sin6_addr, 16);
 		out->port = ntohs(in6->sin6_port);
@@ -260,6 +266,27 @@ static void core_event(void *ud, enum swim_event ev,
 	default:
 		break;
 	}
+	struct agent *a = g->a;
+	int app_ev = -1;
+	if (ev == SWIM_EV_JOIN || ev == SWIM_EV_ALIVE) {
+		app_ev = GOSSIP_MEMBER_ALIVE;
+	} else if (ev == SWIM_EV_DEAD) {
+		app_ev = GOSSIP_MEMBER_DEAD;
+	} else if (ev == SWIM_EV_LEFT) {
+		app_ev = GOSSIP_MEMBER_LEFT;
+	}
+	if (app_ev >= 0 && !g->stopping) {
+		/* uplink statuses: 1 alive, 2 suspect, 3 dead, 4 left */
+		static const uint32_t uplink_status[] = {1, 3, 4};
+		uplink_note_member(a, &m->id, uplink_status[app_ev],
+				   m->incarnation);
+		if (a->gossip_member_fn != NULL) {
+			a->gossip_member_fn(a->gossip_member_ud, &m->id, app_ev,
+					    uv_now(a->loop));
+		}
+	} else if (ev == SWIM_EV_SUSPECT && !g->stopping) {
+		uplink_note_member(a, &m->id, 2, m->incarnation);
+	}
 }
 
 static struct pp_conn *pp_start(struct gossip *g,
@@ -280,6 +307,32 @@ static void alloc_rx(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)g->rxbuf, sizeof(g->rxbuf));
 }
 
+/*
+ * Application envelopes (types 10-13: offload, Q-shares) go to the
+ * installed receiver instead of the SWIM core. Returns true when the
+ * datagram was one (delivered or dropped).
+ */
+static bool deliver_app(struct gossip *g, const uint8_t *pt, size_t n,
+			uint64_t now)
+{
+	struct wire_envelope h;
+	const uint8_t *body = NULL;
+	size_t blen = 0;
+	if (wire_envelope_decode(pt, n, &h, &body, &blen) != 0 ||
+	    h.type < WIRE_OFFLOAD_OFFER || h.type > WIRE_Q_SHARE) {
+		return false; /* SWIM's, or the core counts it as malformed */
+	}
+	struct agent *a = g->a;
+	if (node_id_equal(&h.sender, &a->id) || a->gossip_app_fn == NULL) {
+		g->app_dropped++;
+		return true;
+	}
+	g->app_received++;
+	a->gossip_app_fn(a->gossip_app_ud, &h.sender, (uint32_t)h.type, body,
+			 blen, now);
+	return true;
+}
+
 static void on_udp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		   const struct sockaddr *addr, unsigned flags)
 {
@@ -292,9 +345,9 @@ static void on_udp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	}
 	uint64_t now = uv_now(g->a->loop);
 	int rc = (flags & UV_UDP_PARTIAL)
-			 ? -EMSGSIZE
-			 : unseal(g, (const uint8_t *)buf->base, (size_t)nread,
-				  g->pt, sizeof(g->pt), &n);
+		     ? -EMSGSIZE
+		     : unseal(g, (const uint8_t *)buf->base, (size_t)nread,
+			      g->pt, sizeof(g->pt), &n);
 	if (rc < 0) {
 		uint32_t supp = 0;
 		g->rx_rejected++;
@@ -306,6 +359,9 @@ static void on_udp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 				 a, g->sealed ? crypto_strerror(rc) : "too big",
 				 supp);
 		}
+		return;
+	}
+	if (deliver_app(g, g->pt, n, now)) {
 		return;
 	}
 	swim_recv(g->core, &from, g->pt, n, now);
@@ -456,8 +512,8 @@ static void state_done(struct pp_conn *c)
 	struct gossip *g = c->g;
 	bool is_join = false;
 	uint64_t now = uv_now(g->a->loop);
-	int rc = swim_pushpull_import(g->core, c->msg, c->msg_len, now,
-				      &is_join);
+	int rc =
+	    swim_pushpull_import(g->core, c->msg, c->msg_len, now, &is_join);
 	arm(g);
 	if (rc < 0) {
 		conn_fail(c, "bad state");
@@ -627,7 +683,7 @@ static void on_join_timer(uv_timer_t *t)
 	for (size_t i = 0; i < g->n_seeds; i++) {
 		struct swim_addr sa;
 		if (to_swim_addr((const struct sockaddr *)&g->seeds[i], &sa) ==
-			    0 &&
+			0 &&
 		    swim_addr_equal(&sa, &me.addr)) {
 			continue; /* a seed list shared by all nodes lists us */
 		}
@@ -637,9 +693,8 @@ static void on_join_timer(uv_timer_t *t)
 	uint64_t cap = (uint64_t)g->a->cfg.gossip.join_retry_max_s * 1000;
 	uint64_t next = g->join_backoff_ms / 2 +
 			(uint64_t)rand() % (g->join_backoff_ms / 2 + 1);
-	g->join_backoff_ms = g->join_backoff_ms * 2 > cap
-				     ? cap
-				     : g->join_backoff_ms * 2;
+	g->join_backoff_ms =
+	    g->join_backoff_ms * 2 > cap ? cap : g->join_backoff_ms * 2;
 	uv_timer_start(&g->join_timer, on_join_timer, next, 0);
 }
 
@@ -662,8 +717,8 @@ static void persist_members(struct gossip *g)
 		}
 		swim_addr_format(&mi.addr, addr, sizeof(addr));
 		sqlite3_stmt *ins = store_stmt(
-			st, "INSERT INTO members(id, name, addr, incarnation, "
-			    "state, updated_ms) VALUES(?, ?, ?, ?, ?, ?)");
+		    st, "INSERT INTO members(id, name, addr, incarnation, "
+			"state, updated_ms) VALUES(?, ?, ?, ?, ?, ?)");
 		if (ins == NULL) {
 			goto fail;
 		}
@@ -693,9 +748,9 @@ static void load_remembered(struct gossip *g)
 	if (st == NULL) {
 		return;
 	}
-	sqlite3_stmt *q = store_stmt(
-		st, "SELECT addr FROM members WHERE state IN (0, 1) "
-		    "ORDER BY updated_ms DESC LIMIT 16");
+	sqlite3_stmt *q =
+	    store_stmt(st, "SELECT addr FROM members WHERE state IN (0, 1) "
+			   "ORDER BY updated_ms DESC LIMIT 16");
 	if (q == NULL) {
 		return;
 	}
@@ -732,7 +787,8 @@ static void on_state_timer(uv_timer_t *t)
 {
 	struct gossip *g = t->data;
 	const struct node_state *st = runtime_node_state(g->a);
-	if (st != NULL && (!g->have_state || state_changed(st, &g->last_state))) {
+	if (st != NULL &&
+	    (!g->have_state || state_changed(st, &g->last_state))) {
 		g->last_state = *st;
 		g->have_state = true;
 		swim_set_local_state(g->core, st, uv_now(g->a->loop));
@@ -780,10 +836,11 @@ static int self_address(struct gossip *g, const struct sockaddr_storage *bind,
 			for (int i = 0; i < n; i++) {
 				if (!ifs[i].is_internal &&
 				    ifs[i].address.address4.sin_family ==
-					    AF_INET) {
-					memcpy(out->ip,
-					       &ifs[i].address.address4.sin_addr,
-					       4);
+					AF_INET) {
+					memcpy(
+					    out->ip,
+					    &ifs[i].address.address4.sin_addr,
+					    4);
 					break;
 				}
 			}
@@ -820,7 +877,7 @@ static void config_from(const struct config_gossip *c, struct swim_config *sc)
 	}
 	if (c->push_pull_interval_s > 0) {
 		sc->push_pull_interval_ms =
-			(uint32_t)c->push_pull_interval_s * 1000;
+		    (uint32_t)c->push_pull_interval_s * 1000;
 	}
 	if (c->reap_after_s > 0) {
 		sc->reap_after_ms = (uint32_t)c->reap_after_s * 1000;
@@ -861,10 +918,10 @@ int gossip_start(struct agent *a)
 	}
 	config_from(c, &sc);
 	struct swim_callbacks cbs = {
-		.send = core_send,
-		.event = core_event,
-		.push_pull = core_push_pull,
-		.ud = g,
+	    .send = core_send,
+	    .event = core_event,
+	    .push_pull = core_push_pull,
+	    .ud = g,
 	};
 	g->core = swim_new(&sc, &a->id, &self, a->cfg.node.name, a->generation,
 			   rng_os_seed(), &cbs, uv_now(a->loop));
@@ -921,8 +978,8 @@ int gossip_start(struct agent *a)
 	load_remembered(g);
 	char addr[64];
 	swim_addr_format(&self, addr, sizeof(addr));
-	log_info("gossip on %s as %s, incarnation %" PRIu64 ", %zu seeds",
-		 addr, a->id_str, a->generation, g->n_seeds);
+	log_info("gossip on %s as %s, incarnation %" PRIu64 ", %zu seeds", addr,
+		 a->id_str, a->generation, g->n_seeds);
 	g->join_backoff_ms = 1000;
 	if (g->n_seeds == 0) {
 		g->joined = true;
@@ -1008,5 +1065,78 @@ int gossip_leave(struct agent *a, void (*done)(void *ud), void *ud)
 	g->dirty = true;
 	arm(g);
 	uv_timer_start(&g->leave_timer, on_leave_timer, 100, 100);
+	return 0;
+}
+
+/* ---- application messages (gossip_app.h) ---- */
+
+int gossip_send_app(struct agent *a, const struct node_id *to, uint32_t type,
+		    const uint8_t *body, size_t len)
+{
+	struct gossip *g = G(a);
+	struct swim_member_info m;
+	uint8_t env[WIRE_DATAGRAM_MAX];
+	size_t env_len = 0;
+	size_t n = 0;
+
+	if (type < WIRE_OFFLOAD_OFFER || type > WIRE_Q_SHARE ||
+	    (body == NULL && len > 0)) {
+		return -EINVAL;
+	}
+	if (g == NULL || g->stopping) {
+		return -ENOTCONN;
+	}
+	if (len > WIRE_BODY_MAX) {
+		return -EMSGSIZE; /* no stream channel for app messages yet */
+	}
+	if (node_id_equal(to, &a->id) ||
+	    swim_member_find(g->core, to, &m) != 0 || m.status == SWIM_DEAD ||
+	    m.status == SWIM_LEFT) {
+		return -EHOSTUNREACH;
+	}
+	struct wire_envelope h = {
+	    .version = WIRE_VERSION,
+	    .sender = a->id,
+	    .incarnation = swim_incarnation(g->core),
+	    .type = (enum wire_type)type,
+	};
+	int rc =
+	    wire_envelope_encode(&h, body, len, env, sizeof(env), &env_len);
+	if (rc < 0) {
+		return rc;
+	}
+	rc = seal(g, env, env_len, g->tx, sizeof(g->tx), &n);
+	if (rc < 0) {
+		return rc;
+	}
+	struct sockaddr_storage ss;
+	to_sockaddr(&m.addr, &ss);
+	uv_buf_t b = uv_buf_init((char *)g->tx, (unsigned)n);
+	rc = uv_udp_try_send(&g->udp, &b, 1, (const struct sockaddr *)&ss);
+	if (rc < 0) {
+		return rc == UV_EAGAIN ? -EAGAIN : rc;
+	}
+	g->app_sent++;
+	return 0;
+}
+
+int gossip_set_app_handler(struct agent *a, gossip_app_fn fn, void *ud)
+{
+	if (!a->cfg.gossip.enabled) {
+		return -ENOTCONN;
+	}
+	a->gossip_app_fn = fn;
+	a->gossip_app_ud = fn != NULL ? ud : NULL;
+	return 0;
+}
+
+int gossip_set_member_handler(struct agent *a, gossip_member_fn fn, void *ud)
+{
+	if (!a->cfg.gossip.enabled) {
+		return -ENOTCONN;
+	}
+	a->gossip_member_fn =
+	    (void (*)(void *, const struct node_id *, int, uint64_t))fn;
+	a->gossip_member_ud = fn != NULL ? ud : NULL;
 	return 0;
 }
