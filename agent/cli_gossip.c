@@ -12,21 +12,21 @@
 #include "cli.h"
 
 static const char members_usage[] =
-	"Usage: farnode members [-v] [--json] [options]\n\n"
-	"  List the members of the partition as this agent sees them: id,\n"
-	"  name, address, state, incarnation, cpu/memory free, RTT and when\n"
-	"  it was last heard from. -v adds loss, workloads and uplink.\n\n"
-	CLI_COMMON_HELP;
+    "Usage: farnode members [-v] [--json] [options]\n\n"
+    "  List the members of the partition as this agent sees them: id,\n"
+    "  name, address, state, incarnation, cpu/memory free, RTT and when\n"
+    "  it was last heard from. -v adds loss, workloads and "
+    "uplink.\n\n" CLI_COMMON_HELP;
 
 static const char join_usage[] =
-	"Usage: farnode join [options] ADDR...\n\n"
-	"  Exchange state with the gossip members at ADDR (numeric\n"
-	"  host:port) now, joining their partition.\n\n" CLI_COMMON_HELP;
+    "Usage: farnode join [options] ADDR...\n\n"
+    "  Exchange state with the gossip members at ADDR (numeric\n"
+    "  host:port) now, joining their partition.\n\n" CLI_COMMON_HELP;
 
 static const char leave_usage[] =
-	"Usage: farnode leave [options]\n\n"
-	"  Tell the partition this node leaves (so it is not reported dead),\n"
-	"  then stop the agent.\n\n" CLI_COMMON_HELP;
+    "Usage: farnode leave [options]\n\n"
+    "  Tell the partition this node leaves (so it is not reported dead),\n"
+    "  then stop the agent.\n\n" CLI_COMMON_HELP;
 
 /* Shared option loop; returns -1 to continue, else an exit code. */
 static int parse_common(const char *cmd, const char *usage, int argc,
@@ -83,9 +83,10 @@ static void print_members(const struct cli_common *c,
 	if (c->json) {
 		printf("{\"health_score\":%u,\"dropped\":%" PRIu64
 		       ",\"impersonation\":%" PRIu64 ",\"refutations\":%" PRIu64
-		       ",\"members\":[",
+		       ",\"udp_sent_packets\":%" PRIu64
+		       ",\"udp_sent_bytes\":%" PRIu64 ",\"members\":[",
 		       r->health_score, r->dropped, r->impersonation,
-		       r->refutations);
+		       r->refutations, r->udp_sent_packets, r->udp_sent_bytes);
 		for (size_t i = 0; i < r->n_members; i++) {
 			const Farnode__V1__MemberInfo *m = r->members[i];
 			printf("%s{\"id\":", i ? "," : "");
@@ -172,7 +173,8 @@ int cmd_members(int argc, char **argv)
 	if (rc != 0) {
 		return rc;
 	}
-	if (rep->code != 0 || rep->rep_case != FARNODE__V1__REPLY__REP_MEMBERS) {
+	if (rep->code != 0 ||
+	    rep->rep_case != FARNODE__V1__REPLY__REP_MEMBERS) {
 		rc = cli_reply_error("members", rep);
 	} else {
 		print_members(&c, rep->members);

@@ -59,7 +59,8 @@ CTL_HANDLER(ctl_members)
 	(void)req;
 	const struct swim *s = gossip_core(a);
 	if (s == NULL) {
-		ctl_call_error(call, "gossip is not running ([gossip] enabled)");
+		ctl_call_error(call,
+			       "gossip is not running ([gossip] enabled)");
 		return -ENOTCONN;
 	}
 	Farnode__V1__MembersReply *r = ctl_call_alloc(call, sizeof(*r));
@@ -91,13 +92,14 @@ CTL_HANDLER(ctl_members)
 	}
 	const struct swim_stats *st = swim_get_stats(s);
 	r->health_score = swim_health_score(s);
-	r->dropped = st->drop_malformed + st->drop_bad_type +
-		     st->drop_too_big + st->drop_impersonation +
-		     st->drop_self_sender + st->drop_misrouted +
-		     st->drop_stale_self + st->drop_unknown_ack +
-		     st->drop_bad_update + st->drop_unsolicited;
+	r->dropped = st->drop_malformed + st->drop_bad_type + st->drop_too_big +
+		     st->drop_impersonation + st->drop_self_sender +
+		     st->drop_misrouted + st->drop_stale_self +
+		     st->drop_unknown_ack + st->drop_bad_update +
+		     st->drop_unsolicited;
 	r->impersonation = st->drop_impersonation;
 	r->refutations = st->refutations;
+	gossip_traffic(a, &r->udp_sent_packets, &r->udp_sent_bytes);
 	rep->rep_case = FARNODE__V1__REPLY__REP_MEMBERS;
 	rep->members = r;
 	return 0;

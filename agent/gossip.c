@@ -79,6 +79,8 @@ struct gossip {
 	struct log_rl rl_open;
 	struct log_rl rl_pp;
 	uint64_t rx_rejected;
+	uint64_t udp_sent_packets; /* every datagram handed to the socket */
+	uint64_t udp_sent_bytes;
 	uint64_t app_sent;
 	uint64_t app_received;
 	uint64_t app_dropped;
@@ -232,6 +234,10 @@ static void core_send(void *ud, const struct swim_addr *to, const uint8_t *buf,
 	to_sockaddr(to, &ss);
 	uv_buf_t b = uv_buf_init((char *)g->tx, (unsigned)n);
 	int rc = uv_udp_try_send(&g->udp, &b, 1, (const struct sockaddr *)&ss);
+	if (rc >= 0) {
+		g->udp_sent_packets++;
+		g->udp_sent_bytes += n;
+	}
 	if (rc < 0 && rc != UV_EAGAIN) {
 		log_debug("send to port %u: %s", (unsigned)to->port,
 			  uv_strerror(rc));
@@ -1117,7 +1123,16 @@ int gossip_send_app(struct agent *a, const struct node_id *to, uint32_t type,
 		return rc == UV_EAGAIN ? -EAGAIN : rc;
 	}
 	g->app_sent++;
+	g->udp_sent_packets++;
+	g->udp_sent_bytes += n;
 	return 0;
+}
+
+void gossip_traffic(const struct agent *a, uint64_t *packets, uint64_t *bytes)
+{
+	const struct gossip *g = G(a);
+	*packets = g != NULL ? g->udp_sent_packets : 0;
+	*bytes = g != NULL ? g->udp_sent_bytes : 0;
 }
 
 int gossip_set_app_handler(struct agent *a, gossip_app_fn fn, void *ud)

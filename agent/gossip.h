@@ -36,4 +36,7 @@ int gossip_join(struct agent *a, const char *const *addrs, size_t n);
  */
 int gossip_leave(struct agent *a, void (*done)(void *ud), void *ud);
 
+/* UDP datagrams and bytes (sealed, on the wire) sent since start. */
+void gossip_traffic(const struct agent *a, uint64_t *packets, uint64_t *bytes);
+
 #endif

@@ -100,10 +100,9 @@ void swim_addr_format(const struct swim_addr *a, char *out, size_t cap)
 		char h[40];
 		size_t n = 0;
 		for (int i = 0; i < 16; i += 2) {
-			n += (size_t)snprintf(h + n, sizeof(h) - n, "%s%x",
-					      i ? ":" : "",
-					      (unsigned)(a->ip[i] << 8 |
-							 a->ip[i + 1]));
+			n += (size_t)snprintf(
+			    h + n, sizeof(h) - n, "%s%x", i ? ":" : "",
+			    (unsigned)(a->ip[i] << 8 | a->ip[i + 1]));
 		}
 		snprintf(out, cap, "[%s]:%u", h, (unsigned)a->port);
 	} else {
@@ -228,7 +227,7 @@ static struct swim_member *member_add(struct swim *s, const struct node_id *id,
 	if (s->n_members == s->cap_members) {
 		size_t cap = s->cap_members ? s->cap_members * 2 : 32;
 		struct swim_member **arr =
-			realloc(s->members, cap * sizeof(*arr));
+		    realloc(s->members, cap * sizeof(*arr));
 		if (arr == NULL) {
 			return NULL;
 		}
@@ -330,8 +329,7 @@ static void member_info(const struct swim_member *m,
 	out->link.bandwidth_bps = -1;
 }
 
-void swim__emit(struct swim *s, enum swim_event ev,
-		const struct swim_member *m)
+void swim__emit(struct swim *s, enum swim_event ev, const struct swim_member *m)
 {
 	if (s->cb.event == NULL) {
 		return;
@@ -396,9 +394,9 @@ static int set_name(struct swim_member *m, const char *name)
 
 /* ---- lifecycle ---- */
 
-struct swim *swim_new(const struct swim_config *cfg,
-		      const struct node_id *self, const struct swim_addr *self_addr,
-		      const char *name, uint64_t incarnation, uint64_t seed,
+struct swim *swim_new(const struct swim_config *cfg, const struct node_id *self,
+		      const struct swim_addr *self_addr, const char *name,
+		      uint64_t incarnation, uint64_t seed,
 		      const struct swim_callbacks *cbs, uint64_t now_ms)
 {
 	if (cfg->probe_interval_ms == 0 || cfg->probe_timeout_ms == 0 ||
@@ -431,18 +429,17 @@ struct swim *swim_new(const struct swim_config *cfg,
 	/* stagger timers so a cluster started at once does not beat */
 	s->next_probe_ms = now_ms + rng_below(&s->rng, cfg->probe_interval_ms);
 	s->next_gossip_ms =
-		now_ms + rng_below(&s->rng, cfg->gossip_interval_ms);
+	    now_ms + rng_below(&s->rng, cfg->gossip_interval_ms);
 	s->next_pp_ms = cfg->push_pull_interval_ms
-				? now_ms + cfg->push_pull_interval_ms +
-					  rng_below(&s->rng,
-						    cfg->push_pull_interval_ms)
-				: UINT64_MAX;
+			    ? now_ms + cfg->push_pull_interval_ms +
+				  rng_below(&s->rng, cfg->push_pull_interval_ms)
+			    : UINT64_MAX;
 	s->next_reap_ms = now_ms + 1000;
 	s->next_reconnect_ms =
-		cfg->reconnect_interval_ms
-			? now_ms + cfg->reconnect_interval_ms +
-				  rng_below(&s->rng, cfg->reconnect_interval_ms)
-			: UINT64_MAX;
+	    cfg->reconnect_interval_ms
+		? now_ms + cfg->reconnect_interval_ms +
+		      rng_below(&s->rng, cfg->reconnect_interval_ms)
+		: UINT64_MAX;
 	s->next_deadline = now_ms;
 	/* announce ourselves to whoever we meet first */
 	swim__queue_member(s, &s->self);
@@ -555,7 +552,8 @@ static void on_alive(struct swim *s, const struct swim_update *u,
 			note_stale(s, &u->id);
 		} else {
 			if (m->name == NULL && set_name(m, u->name) > 0) {
-				/* learned by direct contact, name comes later */
+				/* learned by direct contact, name comes later
+				 */
 				swim__emit(s, SWIM_EV_UPDATE, m);
 			}
 			if (m->quiet && !s->importing &&
@@ -628,8 +626,7 @@ void swim__on_suspect(struct swim *s, const struct swim_update *u,
 	swim__emit(s, SWIM_EV_SUSPECT, m);
 }
 
-void swim__on_dead(struct swim *s, const struct swim_update *u,
-		   uint64_t now_ms)
+void swim__on_dead(struct swim *s, const struct swim_update *u, uint64_t now_ms)
 {
 	bool left = u->kind == SWIM_UPD_LEFT;
 	if (swim__id_eq(&u->id, &s->self.id)) {
@@ -670,10 +667,9 @@ static void on_state(struct swim *s, const struct swim_update *u)
 	if (m == NULL) {
 		return;
 	}
-	if (m->state != NULL &&
-	    (u->incarnation < m->state_inc ||
-	     (u->incarnation == m->state_inc &&
-	      u->state.version <= m->state->version))) {
+	if (m->state != NULL && (u->incarnation < m->state_inc ||
+				 (u->incarnation == m->state_inc &&
+				  u->state.version <= m->state->version))) {
 		return;
 	}
 	if (m->state == NULL) {
@@ -713,8 +709,8 @@ static void apply_update(struct swim *s, const struct swim_update *u,
 
 static void refresh_deadline(struct swim *s);
 
-int swim_recv(struct swim *s, const struct swim_addr *from,
-	      const uint8_t *buf, size_t len, uint64_t now_ms)
+int swim_recv(struct swim *s, const struct swim_addr *from, const uint8_t *buf,
+	      size_t len, uint64_t now_ms)
 {
 	struct swim_envelope env;
 	struct swim_msg msg = {0};
@@ -765,8 +761,7 @@ int swim_recv(struct swim *s, const struct swim_addr *from,
 	}
 	if (sender != NULL) {
 		sender->last_heard_ms = now_ms;
-		if (env.incarnation > sender->incarnation &&
-		    !s->leaving) {
+		if (env.incarnation > sender->incarnation && !s->leaving) {
 			/* direct word from the member at a newer incarnation
 			 * (its address matched above): it is alive */
 			struct swim_update a;
@@ -819,9 +814,9 @@ int swim_recv(struct swim *s, const struct swim_addr *from,
 	}
 	if (s->correct && sender != NULL && !s->leaving) {
 		const struct swim_member *c =
-			swim__id_eq(&s->correct_id, &s->self.id)
-				? &s->self
-				: swim__find(s, &s->correct_id);
+		    swim__id_eq(&s->correct_id, &s->self.id)
+			? &s->self
+			: swim__find(s, &s->correct_id);
 		if (c != NULL) {
 			struct swim_update fix;
 			struct swim_msg_head g = {.type = SWIM_MSG_GOSSIP};
@@ -843,8 +838,8 @@ static void refresh_deadline(struct swim *s)
 	if (!s->leaving) {
 		if (s->probe.active) {
 			uint64_t p = s->probe.indirect_sent
-					     ? s->probe.end_ms
-					     : s->probe.ack_deadline_ms;
+					 ? s->probe.end_ms
+					 : s->probe.ack_deadline_ms;
 			d = p < d ? p : d;
 		} else if (s->next_probe_ms < d) {
 			d = s->next_probe_ms;
@@ -897,7 +892,7 @@ static void tick_push_pull(struct swim *s, uint64_t now_ms)
 	}
 	for (int tries = 0; tries < 8; tries++) {
 		struct swim_member *m =
-			s->members[rng_below(&s->rng, (uint32_t)s->n_members)];
+		    s->members[rng_below(&s->rng, (uint32_t)s->n_members)];
 		if (m->status == SWIM_ALIVE) {
 			s->stats.push_pulls++;
 			s->cb.push_pull(s->cb.ud, &m->addr);
@@ -977,7 +972,7 @@ int swim_pushpull_export(struct swim *s, bool join, uint8_t **out,
 	}
 	for (size_t i = 0; i <= s->n_members; i++) {
 		const struct swim_member *m =
-			i == s->n_members ? &s->self : s->members[i];
+		    i == s->n_members ? &s->self : s->members[i];
 		swim__member_update(s, m, u);
 		u->has_addr = true;
 		u->addr = m->addr;
@@ -1032,8 +1027,8 @@ int swim_pushpull_import(struct swim *s, const uint8_t *buf, size_t len,
 	/* hint about HINTS_PER_IMPORT random new rows, not all: enough extra
 	 * transmissions per member cluster-wide, O(n) queue memory per node */
 	s->hint_p = pp.n_members > HINTS_PER_IMPORT
-			    ? (double)HINTS_PER_IMPORT / (double)pp.n_members
-			    : 1.0;
+			? (double)HINTS_PER_IMPORT / (double)pp.n_members
+			: 1.0;
 	for (size_t i = 0; i < pp.n_members; i++) {
 		if (wire_swim_pp_member(&pp, i, u) < 0) {
 			s->stats.drop_bad_update++;
@@ -1141,8 +1136,7 @@ size_t swim_live_count(const struct swim *s)
 	return s->n_live + (s->leaving ? 0 : 1);
 }
 
-int swim_member_at(const struct swim *s, size_t i,
-		   struct swim_member_info *out)
+int swim_member_at(const struct swim *s, size_t i, struct swim_member_info *out)
 {
 	if (i >= s->n_members) {
 		return -ENOENT;
@@ -1154,9 +1148,8 @@ int swim_member_at(const struct swim *s, size_t i,
 int swim_member_find(const struct swim *s, const struct node_id *id,
 		     struct swim_member_info *out)
 {
-	const struct swim_member *m = swim__id_eq(id, &s->self.id)
-					      ? &s->self
-					      : swim__find(s, id);
+	const struct swim_member *m =
+	    swim__id_eq(id, &s->self.id) ? &s->self : swim__find(s, id);
 	if (m == NULL) {
 		return -ENOENT;
 	}

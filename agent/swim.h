@@ -48,19 +48,20 @@ const char *swim_status_name(enum swim_status st);
 
 /* Timing and fan-out knobs; see swim_config_lan() for meanings. */
 struct swim_config {
-	uint32_t probe_interval_ms;   /* one probe per interval */
-	uint32_t probe_timeout_ms;    /* wait for a direct ack */
-	uint32_t indirect_checks;     /* k ping-req helpers */
-	uint32_t suspicion_mult;      /* min timeout = mult*log10(n)*interval */
-	uint32_t suspicion_max_mult;  /* max timeout = this * min timeout */
-	uint32_t retransmit_mult;     /* λ: budget = λ*ceil(log10(n+1)) */
-	uint32_t gossip_interval_ms;  /* piggyback-only datagrams this often */
-	uint32_t gossip_nodes;        /* to this many random members */
-	uint32_t gossip_to_dead_ms;   /* keep gossiping to the dead this long */
+	uint32_t probe_interval_ms;  /* one probe per interval */
+	uint32_t probe_timeout_ms;   /* wait for a direct ack */
+	uint32_t indirect_checks;    /* k ping-req helpers */
+	uint32_t suspicion_mult;     /* min timeout = mult*log10(n)*interval */
+	uint32_t suspicion_max_mult; /* max timeout = this * min timeout */
+	uint32_t retransmit_mult;    /* λ: budget = λ*ceil(log10(n+1)) */
+	uint32_t gossip_interval_ms; /* piggyback-only datagrams this often */
+	uint32_t gossip_nodes;	     /* to this many random members */
+	uint32_t gossip_to_dead_ms;  /* keep gossiping to the dead this long */
 	uint32_t push_pull_interval_ms; /* anti-entropy (0 = off) */
-	uint32_t awareness_max;       /* Lifeguard: multiplier ceiling */
-	uint32_t reap_after_ms;       /* forget dead/left members after this */
-	uint32_t reconnect_interval_ms; /* push-pull with a dead member (0 off) */
+	uint32_t awareness_max;		/* Lifeguard: multiplier ceiling */
+	uint32_t reap_after_ms; /* forget dead/left members after this */
+	uint32_t
+	    reconnect_interval_ms; /* push-pull with a dead member (0 off) */
 };
 
 /* memberlist DefaultLANConfig-equivalent values. */
@@ -72,23 +73,23 @@ void swim_config_wan(struct swim_config *c);
 struct swim_member_info {
 	struct node_id id;
 	struct swim_addr addr;
-	const char *name;            /* "" if unknown */
+	const char *name; /* "" if unknown */
 	enum swim_status status;
 	uint64_t incarnation;
-	uint64_t state_change_ms;    /* when status last changed */
-	uint64_t last_heard_ms;      /* last datagram from it, 0 = never */
+	uint64_t state_change_ms;	/* when status last changed */
+	uint64_t last_heard_ms;		/* last datagram from it, 0 = never */
 	const struct node_state *state; /* NULL until one was received */
-	struct link_state link;      /* from our probes of it */
+	struct link_state link;		/* from our probes of it */
 };
 
 enum swim_event {
-	SWIM_EV_JOIN = 0,    /* a member we did not know */
-	SWIM_EV_ALIVE = 1,   /* back to alive (refuted or rejoined) */
+	SWIM_EV_JOIN = 0,  /* a member we did not know */
+	SWIM_EV_ALIVE = 1, /* back to alive (refuted or rejoined) */
 	SWIM_EV_SUSPECT = 2,
 	SWIM_EV_DEAD = 3,
 	SWIM_EV_LEFT = 4,
-	SWIM_EV_UPDATE = 5,  /* new node state, address or name */
-	SWIM_EV_REAP = 6,    /* forgotten after reap_after_ms */
+	SWIM_EV_UPDATE = 5, /* new node state, address or name */
+	SWIM_EV_REAP = 6,   /* forgotten after reap_after_ms */
 };
 
 struct swim_callbacks {
@@ -113,8 +114,8 @@ struct swim_stats {
 	uint64_t tx_datagrams;
 	uint64_t tx_bytes;
 	uint64_t drop_malformed;     /* envelope or body failed to decode */
-	uint64_t drop_bad_type;      /* unknown message type */
-	uint64_t drop_too_big;       /* datagram/push-pull over the bound */
+	uint64_t drop_bad_type;	     /* unknown message type */
+	uint64_t drop_too_big;	     /* datagram/push-pull over the bound */
 	uint64_t drop_impersonation; /* id claimed from another address */
 	uint64_t drop_self_sender;   /* datagram claiming to be from us */
 	uint64_t drop_misrouted;     /* ping for a different target id */
@@ -122,14 +123,14 @@ struct swim_stats {
 	uint64_t drop_unknown_ack;   /* ack/nack with no matching probe */
 	uint64_t drop_bad_update;    /* piggybacked update failed checks */
 	uint64_t drop_unsolicited;   /* ping-req while not a member, etc. */
-	uint64_t refutations;        /* times we bumped our incarnation */
+	uint64_t refutations;	     /* times we bumped our incarnation */
 	uint64_t probes;
-	uint64_t probe_failures;     /* direct + indirect both failed */
+	uint64_t probe_failures; /* direct + indirect both failed */
 	uint64_t indirect_probes;
 	uint64_t suspicions_started; /* by our own probes */
-	uint64_t confirmations;      /* independent suspicions counted */
-	uint64_t declared_dead;      /* by our own suspicion timers */
-	uint64_t updates_sent;       /* piggybacked updates transmitted */
+	uint64_t confirmations;	     /* independent suspicions counted */
+	uint64_t declared_dead;	     /* by our own suspicion timers */
+	uint64_t updates_sent;	     /* piggybacked updates transmitted */
 	uint64_t updates_received;
 	uint64_t push_pulls;
 	uint64_t reaped;
@@ -142,9 +143,9 @@ struct swim;
  * NULL. `incarnation` is the starting incarnation (the store's generation).
  * `cbs` is copied. Returns NULL on allocation failure or bad config.
  */
-struct swim *swim_new(const struct swim_config *cfg,
-		      const struct node_id *self, const struct swim_addr *self_addr,
-		      const char *name, uint64_t incarnation, uint64_t seed,
+struct swim *swim_new(const struct swim_config *cfg, const struct node_id *self,
+		      const struct swim_addr *self_addr, const char *name,
+		      uint64_t incarnation, uint64_t seed,
 		      const struct swim_callbacks *cbs, uint64_t now_ms);
 /* Free the core; NULL-safe. No callbacks are called. */
 void swim_free(struct swim *s);
@@ -158,8 +159,8 @@ uint64_t swim_next_deadline(const struct swim *s);
  * Feed one received plaintext datagram (already opened) from `from`.
  * Returns 0, or a negative errno when it was dropped (also counted).
  */
-int swim_recv(struct swim *s, const struct swim_addr *from,
-	      const uint8_t *buf, size_t len, uint64_t now_ms);
+int swim_recv(struct swim *s, const struct swim_addr *from, const uint8_t *buf,
+	      size_t len, uint64_t now_ms);
 
 /*
  * Push-pull (anti-entropy) state. Export encodes our full member table

@@ -56,7 +56,7 @@ uint32_t swim__retransmit_limit(const struct swim *s)
 {
 	double n = (double)swim__cluster_size(s);
 	uint32_t limit =
-		s->cfg.retransmit_mult * (uint32_t)ceil(log10(n + 1.0));
+	    s->cfg.retransmit_mult * (uint32_t)ceil(log10(n + 1.0));
 	if (limit < 1) {
 		limit = 1;
 	}
@@ -201,12 +201,12 @@ void swim__send(struct swim *s, const struct swim_addr *to,
 	}
 	trim(s, limit);
 	struct swim_envelope env = {
-		.version = SWIM_WIRE_VERSION,
-		.sender = s->self.id,
-		.incarnation = s->self.incarnation,
-		.type = h->type,
-		.body = s->body,
-		.body_len = body_len,
+	    .version = SWIM_WIRE_VERSION,
+	    .sender = s->self.id,
+	    .incarnation = s->self.incarnation,
+	    .type = h->type,
+	    .body = s->body,
+	    .body_len = body_len,
 	};
 	size_t len;
 	if (wire_swim_envelope_encode(&env, s->pkt, sizeof(s->pkt), &len) < 0) {

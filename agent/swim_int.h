@@ -11,9 +11,9 @@
 #include "swim.h"
 #include "wire_swim.h"
 
-#define SWIM_BUCKETS 64       /* retransmit counts tracked (limit is lower) */
-#define SWIM_RELAYS_MAX 64    /* concurrent ping-req relays we serve */
-#define SWIM_CONFIRM_MAX 16   /* distinct suspecters remembered */
+#define SWIM_BUCKETS	   64 /* retransmit counts tracked (limit is lower) */
+#define SWIM_RELAYS_MAX	   64 /* concurrent ping-req relays we serve */
+#define SWIM_CONFIRM_MAX   16 /* distinct suspecters remembered */
 #define SWIM_PROBE_HELPERS 16 /* bound on indirect_checks */
 
 /* One queued piggyback update (membership slot 0, node-state slot 1). */
@@ -32,28 +32,28 @@ struct swim_suspicion {
 	uint64_t min_ms;
 	uint64_t max_ms;
 	uint64_t deadline_ms;
-	uint32_t k;         /* confirmations that bring it down to min */
-	uint32_t n_from;    /* distinct suspecters recorded in from[] */
+	uint32_t k;	 /* confirmations that bring it down to min */
+	uint32_t n_from; /* distinct suspecters recorded in from[] */
 	struct node_id from[SWIM_CONFIRM_MAX];
 };
 
 struct swim_member {
 	struct node_id id;
 	struct swim_addr addr;
-	uint8_t status;       /* enum swim_status */
-	bool in_watch;        /* listed in swim.watch */
-	bool quiet;           /* learned by push-pull, not yet relayed */
+	uint8_t status; /* enum swim_status */
+	bool in_watch;	/* listed in swim.watch */
+	bool quiet;	/* learned by push-pull, not yet relayed */
 	uint64_t incarnation;
 	uint64_t state_change_ms;
 	uint64_t last_heard_ms;
-	uint64_t state_inc;   /* incarnation the node state belongs to */
-	char *name;           /* NULL if none */
+	uint64_t state_inc; /* incarnation the node state belongs to */
+	char *name;	    /* NULL if none */
 	struct node_state *state;
 	struct swim_suspicion *susp;
 	struct swim_bcast *bc[2];
-	float rtt_ms;         /* < 0 unknown */
+	float rtt_ms; /* < 0 unknown */
 	float loss;
-	uint32_t idx;         /* position in swim.members */
+	uint32_t idx; /* position in swim.members */
 };
 
 struct swim_relay {
@@ -85,17 +85,17 @@ struct swim {
 	struct swim_member self;
 	bool leaving;
 	bool importing; /* inside swim_pushpull_import() */
-	double hint_p;  /* chance an imported new member is hinted */
+	double hint_p;	/* chance an imported new member is hinted */
 
 	struct swim_member **members; /* probe order; shuffled per round */
 	size_t n_members;
 	size_t cap_members;
-	size_t n_live;                /* alive + suspect, without self */
-	struct swim_member **htab;    /* open addressing by id */
+	size_t n_live;		   /* alive + suspect, without self */
+	struct swim_member **htab; /* open addressing by id */
 	size_t hcap;
 	size_t probe_idx;
 
-	struct swim_member **watch;   /* suspect/dead/left members */
+	struct swim_member **watch; /* suspect/dead/left members */
 	size_t n_watch;
 	size_t cap_watch;
 
@@ -126,8 +126,7 @@ struct swim {
 
 /* Node ids compare on every update; keep it inline (node_id_equal is
  * out of line in node.c). */
-static inline bool swim__id_eq(const struct node_id *a,
-			       const struct node_id *b)
+static inline bool swim__id_eq(const struct node_id *a, const struct node_id *b)
 {
 	uint64_t a0, a1, b0, b1;
 	__builtin_memcpy(&a0, a->b, 8);

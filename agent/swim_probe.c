@@ -14,7 +14,7 @@
 #include "log.h"
 #include "swim_int.h"
 
-#define RTT_ALPHA 0.125f
+#define RTT_ALPHA  0.125f
 #define LOSS_ALPHA 0.1f
 
 void swim__awareness(struct swim *s, int delta)
@@ -163,10 +163,10 @@ static void start_probe(struct swim *s, uint64_t now_ms)
 	s->stats.probes++;
 
 	struct swim_msg_head h = {
-		.type = SWIM_MSG_PING,
-		.seq = p->seq,
-		.has_target = true,
-		.target_id = m->id,
+	    .type = SWIM_MSG_PING,
+	    .seq = p->seq,
+	    .has_target = true,
+	    .target_id = m->id,
 	};
 	if (m->status == SWIM_SUSPECT) {
 		/* buddy system: tell the suspect first, so it can refute */
@@ -188,12 +188,11 @@ static void send_ping_reqs(struct swim *s, uint64_t now_ms)
 	struct swim_member *helpers[SWIM_PROBE_HELPERS];
 	uint32_t n = 0;
 	p->indirect_sent = true;
-	for (uint32_t tries = 0;
-	     tries < s->cfg.indirect_checks * 4 && n < s->cfg.indirect_checks &&
-	     s->n_members > 0;
+	for (uint32_t tries = 0; tries < s->cfg.indirect_checks * 4 &&
+				 n < s->cfg.indirect_checks && s->n_members > 0;
 	     tries++) {
 		struct swim_member *m =
-			s->members[rng_below(&s->rng, (uint32_t)s->n_members)];
+		    s->members[rng_below(&s->rng, (uint32_t)s->n_members)];
 		if (m->status != SWIM_ALIVE ||
 		    swim__id_eq(&m->id, &p->target)) {
 			continue;
@@ -211,13 +210,13 @@ static void send_ping_reqs(struct swim *s, uint64_t now_ms)
 	}
 	s->stats.indirect_probes++;
 	struct swim_msg_head h = {
-		.type = SWIM_MSG_PING_REQ,
-		.seq = p->seq,
-		.has_target = true,
-		.target_id = p->target,
-		.has_target_addr = true,
-		.target_addr = p->target_addr,
-		.want_nack = true,
+	    .type = SWIM_MSG_PING_REQ,
+	    .seq = p->seq,
+	    .has_target = true,
+	    .target_id = p->target,
+	    .has_target_addr = true,
+	    .target_addr = p->target_addr,
+	    .want_nack = true,
 	};
 	for (uint32_t i = 0; i < n; i++) {
 		swim__send(s, &helpers[i]->addr, &h, NULL);
@@ -233,13 +232,13 @@ static void probe_failed(struct swim *s, uint64_t now_ms)
 	int delta = 1;
 	if (p->expected_nacks > 0) {
 		delta = p->nacks < p->expected_nacks
-				? (int)(p->expected_nacks - p->nacks)
-				: 0;
+			    ? (int)(p->expected_nacks - p->nacks)
+			    : 0;
 	}
 	swim__awareness(s, delta);
 	struct swim_member *m = swim__find(s, &p->target);
-	if (m == NULL || (m->status != SWIM_ALIVE &&
-			  m->status != SWIM_SUSPECT)) {
+	if (m == NULL ||
+	    (m->status != SWIM_ALIVE && m->status != SWIM_SUSPECT)) {
 		return;
 	}
 	struct swim_update u;
@@ -282,10 +281,10 @@ void swim__on_ack(struct swim *s, const struct swim_addr *from,
 		if (m != NULL && swim__id_eq(sender, &p->target) &&
 		    swim_addr_equal(from, &m->addr)) {
 			float rtt = (float)(now_ms - p->start_ms);
-			m->rtt_ms = m->rtt_ms < 0
-					    ? rtt
-					    : m->rtt_ms * (1 - RTT_ALPHA) +
-						      rtt * RTT_ALPHA;
+			m->rtt_ms =
+			    m->rtt_ms < 0
+				? rtt
+				: m->rtt_ms * (1 - RTT_ALPHA) + rtt * RTT_ALPHA;
 			if (!p->indirect_sent) {
 				m->loss *= 1 - LOSS_ALPHA;
 			}
@@ -298,8 +297,8 @@ void swim__on_ack(struct swim *s, const struct swim_addr *from,
 		struct swim_relay *r = &s->relays[i];
 		if (r->used && r->our_seq == seq) {
 			struct swim_msg_head h = {
-				.type = SWIM_MSG_ACK,
-				.seq = r->origin_seq,
+			    .type = SWIM_MSG_ACK,
+			    .seq = r->origin_seq,
 			};
 			r->used = false;
 			swim__send(s, &r->origin, &h, NULL);
@@ -327,7 +326,8 @@ void swim__on_ping_req(struct swim *s, const struct swim_addr *from,
 		return;
 	}
 	if (swim__id_eq(&h->target_id, &s->self.id)) {
-		struct swim_msg_head ack = {.type = SWIM_MSG_ACK, .seq = h->seq};
+		struct swim_msg_head ack = {.type = SWIM_MSG_ACK,
+					    .seq = h->seq};
 		swim__send(s, from, &ack, NULL);
 		return;
 	}
@@ -352,10 +352,10 @@ void swim__on_ping_req(struct swim *s, const struct swim_addr *from,
 	r->origin = *from;
 	r->deadline_ms = now_ms + s->cfg.probe_timeout_ms;
 	struct swim_msg_head ping = {
-		.type = SWIM_MSG_PING,
-		.seq = r->our_seq,
-		.has_target = true,
-		.target_id = h->target_id,
+	    .type = SWIM_MSG_PING,
+	    .seq = r->our_seq,
+	    .has_target = true,
+	    .target_id = h->target_id,
 	};
 	swim__send(s, to, &ping, NULL);
 }
@@ -404,8 +404,8 @@ void swim__tick_watch(struct swim *s, uint64_t now_ms)
 		r->used = false;
 		if (r->want_nack) {
 			struct swim_msg_head h = {
-				.type = SWIM_MSG_NACK,
-				.seq = r->origin_seq,
+			    .type = SWIM_MSG_NACK,
+			    .seq = r->origin_seq,
 			};
 			swim__send(s, &r->origin, &h, NULL);
 		}
@@ -428,10 +428,11 @@ void swim__tick_gossip(struct swim *s, uint64_t now_ms)
 	uint32_t n = 0;
 	for (uint32_t tries = 0; tries < want * 4 && n < want; tries++) {
 		struct swim_member *m =
-			s->members[rng_below(&s->rng, (uint32_t)s->n_members)];
+		    s->members[rng_below(&s->rng, (uint32_t)s->n_members)];
 		bool ok = m->status == SWIM_ALIVE || m->status == SWIM_SUSPECT;
 		if (!ok) {
-			ok = now_ms < m->state_change_ms + s->cfg.gossip_to_dead_ms;
+			ok = now_ms <
+			     m->state_change_ms + s->cfg.gossip_to_dead_ms;
 		}
 		for (uint32_t i = 0; ok && i < n; i++) {
 			ok = picked[i] != m;

@@ -15,7 +15,7 @@
 #include "wire.h"
 #include "wire_swim.h"
 
-#define UPDATES_FIELD 15
+#define UPDATES_FIELD	 15
 #define PP_MEMBERS_FIELD 2
 
 /* ---- raw protobuf helpers ---- */
@@ -95,8 +95,8 @@ static int skip_field(const uint8_t *p, size_t len, size_t *pos, unsigned wt,
  * Count occurrences of length-delimited top-level `field` without
  * allocating; fails fast once the count passes max.
  */
-static int count_field(const uint8_t *p, size_t len, uint32_t field,
-		       size_t max, size_t *count)
+static int count_field(const uint8_t *p, size_t len, uint32_t field, size_t max,
+		       size_t *count)
 {
 	size_t pos = 0, n = 0;
 	while (pos < len) {
@@ -510,12 +510,13 @@ int wire_swim_msg_decode(uint32_t type, const uint8_t *body, size_t len,
 		return -ENOMEM;
 	}
 	ProtobufCAllocator alloc = {
-		.alloc = arena_alloc,
-		.free = arena_free,
-		.allocator_data = arena,
+	    .alloc = arena_alloc,
+	    .free = arena_free,
+	    .allocator_data = arena,
 	};
 	m->arena = arena;
-	ProtobufCMessage *pb = protobuf_c_message_unpack(desc, &alloc, len, body);
+	ProtobufCMessage *pb =
+	    protobuf_c_message_unpack(desc, &alloc, len, body);
 	if (pb == NULL) {
 		wire_swim_msg_fini(m);
 		return -EBADMSG;
@@ -618,10 +619,10 @@ int wire_swim_envelope_encode(const struct swim_envelope *e, uint8_t *out,
 			      size_t cap, size_t *len)
 {
 	struct wire_envelope h = {
-		.version = e->version,
-		.sender = e->sender,
-		.incarnation = e->incarnation,
-		.type = (enum wire_type)e->type,
+	    .version = e->version,
+	    .sender = e->sender,
+	    .incarnation = e->incarnation,
+	    .type = (enum wire_type)e->type,
 	};
 	int rc = wire_envelope_encode(&h, e->body, e->body_len, out, cap, len);
 	return rc == -ENOBUFS ? -EMSGSIZE : rc;
@@ -683,8 +684,7 @@ int wire_swim_pp_begin(struct wire_swim_pp_writer *w, bool join)
 	return 0;
 }
 
-int wire_swim_pp_add(struct wire_swim_pp_writer *w,
-		     const struct swim_update *u)
+int wire_swim_pp_add(struct wire_swim_pp_writer *w, const struct swim_update *u)
 {
 	uint8_t tmp[SWIM_UPDATE_ENC_MAX];
 	size_t n;
@@ -737,7 +737,7 @@ int wire_swim_pp_decode(const uint8_t *buf, size_t len, size_t max_members,
 		return rc;
 	}
 	Farnode__V1__SwimPushPull *pb =
-		farnode__v1__swim_push_pull__unpack(NULL, len, buf);
+	    farnode__v1__swim_push_pull__unpack(NULL, len, buf);
 	if (pb == NULL) {
 		return -EBADMSG;
 	}

@@ -18,13 +18,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                   \
-	do {                                                          \
-		if (!(cond)) {                                        \
-			fprintf(stderr, "fuzz_swim: %s:%d: %s\n",     \
-				__FILE__, __LINE__, #cond);           \
-			abort();                                      \
-		}                                                     \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "fuzz_swim: %s:%d: %s\n", __FILE__,    \
+				__LINE__, #cond);                              \
+			abort();                                               \
+		}                                                              \
 	} while (0)
 
 static void check_rc(int rc)
@@ -101,8 +101,8 @@ static struct swim *core(void)
 	if (s == NULL) {
 		struct swim_config cfg;
 		struct node_id self;
-		struct swim_addr a = {.family = 4, .ip = {10, 0, 0, 1},
-				      .port = 7946};
+		struct swim_addr a = {
+		    .family = 4, .ip = {10, 0, 0, 1}, .port = 7946};
 		struct swim_callbacks cbs = {.send = send_none};
 		swim_config_lan(&cfg);
 		memset(self.b, 0xaa, sizeof(self.b));
@@ -153,15 +153,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		static uint8_t pkt[SWIM_PLAINTEXT_MAX + 64];
 		size_t plen;
 		struct swim_envelope env = {
-			.version = SWIM_WIRE_VERSION,
-			.incarnation = 1,
-			.type = type ? type : SWIM_MSG_GOSSIP,
-			.body = body,
-			.body_len = len,
+		    .version = SWIM_WIRE_VERSION,
+		    .incarnation = 1,
+		    .type = type ? type : SWIM_MSG_GOSSIP,
+		    .body = body,
+		    .body_len = len,
 		};
 		memset(env.sender.b, 0x11, sizeof(env.sender.b));
-		struct swim_addr from = {.family = 4, .ip = {10, 0, 0, 2},
-					 .port = 7946};
+		struct swim_addr from = {
+		    .family = 4, .ip = {10, 0, 0, 2}, .port = 7946};
 		if (wire_swim_envelope_encode(&env, pkt, sizeof(pkt), &plen) ==
 		    0) {
 			swim_recv(core(), &from, pkt, plen, now);

@@ -9,7 +9,7 @@
 #include "simnet.h"
 
 #define SEAL_OVERHEAD 30
-#define DATAGRAM_MAX 1400
+#define DATAGRAM_MAX  1400
 
 struct pkt {
 	uint64_t at;
@@ -206,12 +206,12 @@ void simnet_send(struct simnet *net, uint32_t from, uint32_t to,
 		return;
 	}
 	struct pkt p = {
-		.at = net->now + link_latency(net, from, to),
-		.seq = net->seq++,
-		.from = from,
-		.to = to,
-		.len = (uint32_t)len,
-		.buf = malloc(len ? len : 1),
+	    .at = net->now + link_latency(net, from, to),
+	    .seq = net->seq++,
+	    .from = from,
+	    .to = to,
+	    .len = (uint32_t)len,
+	    .buf = malloc(len ? len : 1),
 	};
 	if (p.buf == NULL) {
 		return;
@@ -311,7 +311,7 @@ void simnet_key_install(struct simnet *net, uint32_t node, unsigned key)
 void simnet_key_remove(struct simnet *net, uint32_t node, unsigned key)
 {
 	if (net->nodes[node].primary != key) {
-		net->nodes[node].keys &= (uint8_t)~(1u << key);
+		net->nodes[node].keys &= (uint8_t) ~(1u << key);
 	}
 }
 

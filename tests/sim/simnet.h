@@ -29,11 +29,11 @@ struct simnet_node_stats {
 
 struct simnet_stats {
 	uint64_t sent, delivered;
-	uint64_t lost;        /* uniform loss */
+	uint64_t lost;	       /* uniform loss */
 	uint64_t dropped_link; /* per-link drop, partition or node down */
-	uint64_t dropped_key; /* receiver lacks the sealing key */
-	uint64_t oversize;    /* sealed size > 1,400 bytes */
-	uint64_t max_sealed;  /* largest sealed datagram seen */
+	uint64_t dropped_key;  /* receiver lacks the sealing key */
+	uint64_t oversize;     /* sealed size > 1,400 bytes */
+	uint64_t max_sealed;   /* largest sealed datagram seen */
 };
 
 struct simnet;

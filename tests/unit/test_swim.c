@@ -17,7 +17,7 @@
 #include "swim.h"
 #include "wire_swim.h"
 
-#define NPEERS 8
+#define NPEERS	8
 #define OUT_MAX 4096
 
 struct out {
@@ -92,9 +92,8 @@ static void cb_send(void *ud, const struct swim_addr *to, const uint8_t *buf,
 	if (env.type != SWIM_MSG_PING) {
 		return;
 	}
-	assert_int_equal(wire_swim_msg_decode(env.type, env.body, env.body_len,
-					      &m),
-			 0);
+	assert_int_equal(
+	    wire_swim_msg_decode(env.type, env.body, env.body_len, &m), 0);
 	int p = peer_of(to);
 	struct swim_msg_head ack = {.type = SWIM_MSG_ACK, .seq = m.head.seq};
 	wire_swim_msg_fini(&m);
@@ -141,20 +140,19 @@ static void send_from(int p, const struct swim_addr *from,
 				 0);
 		items[i].buf = enc[i];
 	}
-	assert_int_equal(wire_swim_pack(hd, items, n, body, 1300, &body_len,
-					&fitted),
-			 0);
+	assert_int_equal(
+	    wire_swim_pack(hd, items, n, body, 1300, &body_len, &fitted), 0);
 	assert_int_equal(fitted, n);
 	struct swim_envelope env = {
-		.version = SWIM_WIRE_VERSION,
-		.sender = H.peer[p],
-		.incarnation = H.pinc[p],
-		.type = hd->type,
-		.body = body,
-		.body_len = body_len,
+	    .version = SWIM_WIRE_VERSION,
+	    .sender = H.peer[p],
+	    .incarnation = H.pinc[p],
+	    .type = hd->type,
+	    .body = body,
+	    .body_len = body_len,
 	};
-	assert_int_equal(wire_swim_envelope_encode(&env, pkt, sizeof(pkt), &len),
-			 0);
+	assert_int_equal(
+	    wire_swim_envelope_encode(&env, pkt, sizeof(pkt), &len), 0);
 	swim_recv(H.s, from, pkt, len, H.now);
 }
 
@@ -225,9 +223,9 @@ static int setup_n(void **state, int npeers)
 static void start(int npeers)
 {
 	struct swim_callbacks cbs = {
-		.send = cb_send, .event = cb_event, .push_pull = cb_pp};
-	H.s = swim_new(&H.cfg, &H.self, &H.self_addr, "self", 1, 42, &cbs,
-		       H.now);
+	    .send = cb_send, .event = cb_event, .push_pull = cb_pp};
+	H.s =
+	    swim_new(&H.cfg, &H.self, &H.self_addr, "self", 1, 42, &cbs, H.now);
 	assert_non_null(H.s);
 	struct swim_update ups[NPEERS];
 	for (int i = 0; i < npeers; i++) {
@@ -259,9 +257,9 @@ static long find_out(size_t from, uint32_t type, struct swim_msg *m,
 {
 	for (size_t i = from; i < H.n_out; i++) {
 		struct swim_envelope e;
-		assert_int_equal(wire_swim_envelope_decode(H.out[i].buf,
-							   H.out[i].len, &e),
-				 0);
+		assert_int_equal(
+		    wire_swim_envelope_decode(H.out[i].buf, H.out[i].len, &e),
+		    0);
 		if (e.type != type) {
 			continue;
 		}
@@ -269,9 +267,9 @@ static long find_out(size_t from, uint32_t type, struct swim_msg *m,
 			*env = e;
 		}
 		if (m != NULL) {
-			assert_int_equal(wire_swim_msg_decode(e.type, e.body,
-							      e.body_len, m),
-					 0);
+			assert_int_equal(
+			    wire_swim_msg_decode(e.type, e.body, e.body_len, m),
+			    0);
 		}
 		return (long)i;
 	}
@@ -453,7 +451,7 @@ static void probe_fail_peer0(int nacks_sent, uint32_t *score)
 			run_to(H.now + 600);
 			for (int k = 0; k < nacks_sent; k++) {
 				struct swim_msg_head nack = {
-					.type = SWIM_MSG_NACK, .seq = ack.seq};
+				    .type = SWIM_MSG_NACK, .seq = ack.seq};
 				send_from(1 + k, &H.paddr[1 + k], &nack, NULL,
 					  0);
 			}
@@ -488,8 +486,8 @@ static void test_buddy_ping_carries_suspicion(void **state)
 	(void)state;
 	start(5);
 	H.auto_ack = true;
-	struct swim_update s = claim(SWIM_UPD_SUSPECT, &H.peer[0], H.pinc[0],
-				     &H.peer[1]);
+	struct swim_update s =
+	    claim(SWIM_UPD_SUSPECT, &H.peer[0], H.pinc[0], &H.peer[1]);
 	gossip_from(1, &s, 1);
 	assert_int_equal(status_of(0), SWIM_SUSPECT);
 	size_t at = 0;
@@ -510,8 +508,8 @@ static uint64_t time_to_dead(int confirmations)
 	start(6); /* cluster of 7: min = 4 s, max = 24 s, k = 2 */
 	H.auto_ack = true;
 	uint64_t t0 = H.now;
-	struct swim_update s = claim(SWIM_UPD_SUSPECT, &H.peer[0], H.pinc[0],
-				     &H.peer[1]);
+	struct swim_update s =
+	    claim(SWIM_UPD_SUSPECT, &H.peer[0], H.pinc[0], &H.peer[1]);
 	gossip_from(1, &s, 1);
 	H.now += 500;
 	for (int c = 0; c < confirmations; c++) {
@@ -623,8 +621,8 @@ static void test_impersonation_ignored_and_counted(void **state)
 	assert_true(swim_addr_equal(&mi.addr, &H.paddr[1]));
 	/* a datagram claiming peer 1's id from the other address */
 	struct swim_msg_head g = {.type = SWIM_MSG_GOSSIP};
-	struct swim_update s = claim(SWIM_UPD_SUSPECT, &H.peer[2], H.pinc[2],
-				     &H.peer[1]);
+	struct swim_update s =
+	    claim(SWIM_UPD_SUSPECT, &H.peer[2], H.pinc[2], &H.peer[1]);
 	send_from(1, &evil, &g, &s, 1);
 	assert_int_equal(swim_get_stats(H.s)->drop_impersonation, 2);
 	assert_int_equal(status_of(2), SWIM_ALIVE);
@@ -633,9 +631,8 @@ static void test_impersonation_ignored_and_counted(void **state)
 	size_t len;
 	uint8_t body[64];
 	size_t blen, fit;
-	assert_int_equal(wire_swim_pack(&g, NULL, 0, body, sizeof(body), &blen,
-					&fit),
-			 0);
+	assert_int_equal(
+	    wire_swim_pack(&g, NULL, 0, body, sizeof(body), &blen, &fit), 0);
 	struct swim_envelope env = {.version = SWIM_WIRE_VERSION,
 				    .sender = H.self,
 				    .incarnation = 9,
@@ -660,8 +657,8 @@ static void test_leave_and_reap(void **state)
 	start(3);
 	H.auto_ack = true;
 	/* a peer leaves: LEFT, then reaped after reap_after_ms */
-	struct swim_update l = claim(SWIM_UPD_LEFT, &H.peer[2], H.pinc[2],
-				     &H.peer[2]);
+	struct swim_update l =
+	    claim(SWIM_UPD_LEFT, &H.peer[2], H.pinc[2], &H.peer[2]);
 	gossip_from(2, &l, 1);
 	assert_int_equal(status_of(2), SWIM_LEFT);
 	assert_int_equal(count_ev(SWIM_EV_LEFT, &H.peer[2]), 1);
@@ -707,8 +704,8 @@ static void test_dead_member_reaped(void **state)
 	(void)state;
 	H.cfg.reap_after_ms = 3000;
 	start(2);
-	struct swim_update d = claim(SWIM_UPD_DEAD, &H.peer[1], H.pinc[1],
-				     &H.peer[0]);
+	struct swim_update d =
+	    claim(SWIM_UPD_DEAD, &H.peer[1], H.pinc[1], &H.peer[0]);
 	gossip_from(0, &d, 1);
 	assert_int_equal(status_of(1), SWIM_DEAD);
 	/* an older alive cannot resurrect it; a newer one can */
@@ -750,8 +747,8 @@ static void test_piggyback_budget_and_retransmit_limit(void **state)
 	buf[1] = 0; /* join = false */
 	struct swim *keep = H.s;
 	struct swim_callbacks cbs = {.send = cb_send};
-	H.s = swim_new(&H.cfg, &H.self, &H.self_addr, "other", 1, 7, &cbs,
-		       H.now);
+	H.s =
+	    swim_new(&H.cfg, &H.self, &H.self_addr, "other", 1, 7, &cbs, H.now);
 	assert_int_equal(swim_pushpull_import(H.s, buf, len, H.now, NULL), 0);
 	assert_int_equal(swim_member_count(H.s), 600);
 	assert_true(swim_queue_len(H.s) < 250);
@@ -776,9 +773,8 @@ static void test_piggyback_budget_and_retransmit_limit(void **state)
 		if (e.type != SWIM_MSG_GOSSIP) {
 			continue;
 		}
-		assert_int_equal(wire_swim_msg_decode(e.type, e.body,
-						      e.body_len, &m),
-				 0);
+		assert_int_equal(
+		    wire_swim_msg_decode(e.type, e.body, e.body_len, &m), 0);
 		/* a full datagram: nearly the whole budget is used */
 		assert_true(H.out[i].len > SWIM_PLAINTEXT_MAX - 80);
 		total += m.n_updates;
@@ -799,8 +795,7 @@ static void test_piggyback_budget_and_retransmit_limit(void **state)
 	struct swim_msg_head g = {.type = SWIM_MSG_GOSSIP};
 	uint8_t body[SWIM_PLAINTEXT_MAX];
 	size_t blen, fit;
-	assert_int_equal(wire_swim_pack(&g, items, 40, body, 1000, &blen,
-					&fit),
+	assert_int_equal(wire_swim_pack(&g, items, 40, body, 1000, &blen, &fit),
 			 0);
 	assert_int_equal(fit, 1000 / 102);
 	assert_true(blen <= 1000);
@@ -897,8 +892,7 @@ static void test_wire_rejects_bad_input(void **state)
 	const struct swim_stats *st = swim_get_stats(H.s);
 	uint8_t junk[64];
 	memset(junk, 0xff, sizeof(junk));
-	assert_true(swim_recv(H.s, &H.paddr[0], junk, sizeof(junk), H.now) <
-		    0);
+	assert_true(swim_recv(H.s, &H.paddr[0], junk, sizeof(junk), H.now) < 0);
 	assert_int_equal(st->drop_malformed, 1);
 	/* an update with a 15-byte id is dropped and counted */
 	uint8_t upd[64], body[128], pkt[256];
@@ -912,18 +906,16 @@ static void test_wire_rejects_bad_input(void **state)
 	struct wire_swim_item it = {.buf = upd, .len = n};
 	struct swim_msg_head g = {.type = SWIM_MSG_GOSSIP};
 	size_t blen, fit, len;
-	assert_int_equal(wire_swim_pack(&g, &it, 1, body, sizeof(body), &blen,
-					&fit),
-			 0);
+	assert_int_equal(
+	    wire_swim_pack(&g, &it, 1, body, sizeof(body), &blen, &fit), 0);
 	struct swim_envelope env = {.version = SWIM_WIRE_VERSION,
 				    .sender = H.peer[0],
 				    .incarnation = H.pinc[0],
 				    .type = SWIM_MSG_GOSSIP,
 				    .body = body,
 				    .body_len = blen};
-	assert_int_equal(wire_swim_envelope_encode(&env, pkt, sizeof(pkt),
-						   &len),
-			 0);
+	assert_int_equal(
+	    wire_swim_envelope_encode(&env, pkt, sizeof(pkt), &len), 0);
 	swim_recv(H.s, &H.paddr[0], pkt, len, H.now);
 	assert_int_equal(st->drop_bad_update, 1);
 	/* more than SWIM_UPDATES_MAX updates: refused before unpacking */
@@ -955,39 +947,36 @@ static void test_wire_rejects_bad_input(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_join_events_and_config,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_probe_ack_measures_rtt,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_indirect_probe_via_helpers,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_failed_probe_suspects_and_lhm, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_buddy_ping_carries_suspicion, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_suspicion_shrinks_with_confirmations, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(
-			test_refutation_bumps_incarnation, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_stale_self_suspicion_ignored, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_impersonation_ignored_and_counted, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(test_leave_and_reap, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_dead_member_reaped, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(
-			test_piggyback_budget_and_retransmit_limit, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(test_retransmit_limit_exact,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_state_versions_and_pushpull, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wire_rejects_bad_input,
-						setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_join_events_and_config, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_ack_measures_rtt, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_indirect_probe_via_helpers,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_probe_suspects_and_lhm,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_buddy_ping_carries_suspicion,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_suspicion_shrinks_with_confirmations, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refutation_bumps_incarnation,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_self_suspicion_ignored,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_impersonation_ignored_and_counted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_leave_and_reap, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_dead_member_reaped, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_piggyback_budget_and_retransmit_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retransmit_limit_exact, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_state_versions_and_pushpull,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wire_rejects_bad_input, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
