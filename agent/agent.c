@@ -20,6 +20,8 @@
 #include "gossip.h"
 #include "ctl.h"
 #include "log.h"
+#include "offload_svc.h"
+#include "placement.h"
 #include "runtime_svc.h"
 #include "sched_svc.h"
 #include "sdnotify.h"
@@ -159,6 +161,10 @@ void agent_request_stop(struct agent *a, int exit_code)
 
 	/* services: stop (reverse start order) */
 	uplink_stop(a);
+	placement_stop(a->placement);
+	a->placement = NULL;
+	offload_svc_stop(a->offload);
+	a->offload = NULL;
 	sched_stop(a);
 	gossip_stop(a);
 	runtime_stop(a);
@@ -326,6 +332,18 @@ static int start(struct agent *a, const struct agent_opts *o)
 	rc = sched_start(a);
 	if (rc != 0) {
 		fprintf(stderr, "farnode: scheduler: %s (see the log)\n",
+			strerror(-rc));
+		return rc;
+	}
+	rc = offload_svc_start(a, &a->offload);
+	if (rc != 0) {
+		fprintf(stderr, "farnode: offload: %s (see the log)\n",
+			strerror(-rc));
+		return rc;
+	}
+	rc = placement_start(a, &a->placement);
+	if (rc != 0) {
+		fprintf(stderr, "farnode: placement: %s (see the log)\n",
 			strerror(-rc));
 		return rc;
 	}

@@ -22,6 +22,8 @@ struct sched_svc;
 struct uplink;
 struct crypto_keyring;
 struct gossip;
+struct offload_svc;
+struct placement;
 
 struct agent_opts {
 	const char *config_path; /* NULL = embedded defaults */
@@ -61,6 +63,8 @@ struct agent {
 	struct runtime_svc *runtime;
 	struct sched_svc *sched; /* scheduler (sched_svc.c) */
 	struct uplink *uplink; /* hub service (uplink.c) */
+	struct offload_svc *offload; /* offload protocol (offload_svc.c) */
+	struct placement *placement; /* admission (placement.c) */
 	/* Application receivers on the gossip transport (gossip_app.h); kept
 	 * here so they can be installed before gossip starts. */
 	void (*gossip_app_fn)(void *ud, const struct node_id *from,

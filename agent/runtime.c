@@ -701,6 +701,31 @@ int runtime_remove(struct runtime *rt, const char *id)
 	return 0;
 }
 
+int runtime_offload_end(struct runtime *rt, const char *id,
+			const struct node_id *ran_on, int32_t exit_code,
+			const char *reason)
+{
+	struct wl *w = find(rt, id);
+	if (w == NULL) {
+		return -ENOENT;
+	}
+	if (w->st.phase != WL_OFFLOADED) {
+		return -EINVAL;
+	}
+	if (ran_on != NULL) {
+		w->st.placed_on = *ran_on;
+	}
+	w->desired = false;
+	w->st.exit_code = exit_code;
+	w->st.finished_ms = rt__wall_ms();
+	rt__set_phase(w, exit_code == 0 ? WL_EXITED : WL_FAILED,
+		      "on a neighbour: %s",
+		      reason != NULL && reason[0] != '\0'
+			  ? reason
+			  : (exit_code == 0 ? "exited with code 0" : "failed"));
+	return 0;
+}
+
 int runtime_get(struct runtime *rt, const char *id, struct workload_spec *spec,
 		struct workload_status *st)
 {

@@ -134,6 +134,17 @@ int runtime_stop_workload(struct runtime *rt, const char *id);
  */
 int runtime_remove(struct runtime *rt, const char *id);
 
+/*
+ * End an offloaded workload (phase offloaded) with the result its
+ * neighbour reported: exit_code 0 → exited, anything else → failed, with
+ * reason (may be NULL) and placed_on = ran_on (NULL keeps it). Written to
+ * the store, then listeners are told. -ENOENT unknown id, -EINVAL not
+ * offloaded.
+ */
+int runtime_offload_end(struct runtime *rt, const char *id,
+			const struct node_id *ran_on, int32_t exit_code,
+			const char *reason);
+
 /* Copy one workload's spec and status. -ENOENT unknown id. */
 int runtime_get(struct runtime *rt, const char *id, struct workload_spec *spec,
 		struct workload_status *st);
