@@ -312,7 +312,7 @@ static enum runtime_admit admit(void *ud, const struct workload_spec *spec,
 	struct placement *p = ud;
 	struct agent *a = p->a;
 	struct placement_entry *e;
-	struct sched_decision d, prev;
+	struct sched_decision d;
 	struct sched_snapshot snap;
 	struct node_state local;
 	bool was_deferred;
@@ -337,7 +337,6 @@ static enum runtime_admit admit(void *ud, const struct workload_spec *spec,
 		return ADMIT_KEEP_PENDING;
 	}
 	was_deferred = e->state == PL_DEFERRED && e->d.kind == SCHED_DEFER;
-	prev = e->d;
 	if (e->state == PL_CLOSED || e->state == PL_LOCAL) {
 		/* a new attempt (first admission or a restart) */
 		e->arrival_ms = now;
@@ -350,14 +349,19 @@ static enum runtime_admit admit(void *ud, const struct workload_spec *spec,
 	snap.nb = p->nb;
 	snap.n_nb = neighbours(p);
 	snap.uplink_up = uplink_up(a);
-	rc = sched_svc_decide(a->sched, &snap, spec, now, &d);
 	if (was_deferred) {
+		/* the deferral's outcome: it waited; s' is the state now */
 		struct sched_outcome o = {.result = SCHED_OUT_DEFERRED};
+		uint32_t next = UINT32_MAX;
+		if (sched_state(sched_svc_core(a->sched), &snap, spec, &next) <
+		    0) {
+			next = UINT32_MAX;
+		}
 		o.latency_ms = (double)(now - e->arrival_ms);
-		learn(p, e, spec, &o, rc == 0 ? d.state : UINT32_MAX);
+		learn(p, e, spec, &o, next);
 	}
+	rc = sched_svc_decide(a->sched, &snap, spec, now, &d);
 	e->d = d;
-	(void)prev;
 	uplink_note_decision(a, spec->id, d.state, d.action, NAN);
 
 	switch (placement_step_of(rc, &d, why, why_len)) {
