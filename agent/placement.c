@@ -85,6 +85,14 @@ enum placement_step placement_step_of(int rc, const struct sched_decision *d,
 		return PLACE_DEFER;
 	case SCHED_REJECT:
 	default:
+		if (d->explored) {
+			/* what a rejection earns is fixed and known; trying
+			 * it out would only lose the workload */
+			snprintf(why, why_len,
+				 "deferred (the scheduler explored a "
+				 "rejection)");
+			return PLACE_DEFER;
+		}
 		snprintf(why, why_len, "rejected by the scheduler");
 		return PLACE_REJECT;
 	}
@@ -162,11 +170,15 @@ int placement_outcome(const struct workload_spec *spec,
 	memset(o, 0, sizeof(*o));
 	switch (st->phase) {
 	case WL_EXITED:
-		o->result = st->exit_code == 0 ? SCHED_OUT_DONE
-					       : SCHED_OUT_FAILED;
-		break;
 	case WL_FAILED:
-		o->result = SCHED_OUT_FAILED;
+		if (st->exit_code > 0 || st->started_ms == 0) {
+			/* it exited with its own error, or never started
+			 * (a spec that cannot run): nothing about where */
+			return -ENODATA;
+		}
+		o->result = st->phase == WL_EXITED && st->exit_code == 0
+				? SCHED_OUT_DONE
+				: SCHED_OUT_FAILED;
 		break;
 	case WL_STOPPED:
 		return -ECANCELED; /* the operator's doing, not an outcome */
@@ -344,10 +356,17 @@ static enum runtime_admit admit(void *ud, const struct workload_spec *spec,
 		e->redos = 0;
 	}
 
+	snap.n_nb = neighbours(p);
+	if (snap.n_nb == 0 && placement_fits(spec, cap) &&
+	    e->state != PL_DEFERRED) {
+		/* alone and it fits: nothing to choose (no decision is
+		 * logged; a lone node runs what it is given, as before) */
+		e->state = PL_CLOSED;
+		return ADMIT_RUN_LOCAL;
+	}
 	placement_local_state(runtime_node_state(a), cap, &local);
 	snap.local = &local;
 	snap.nb = p->nb;
-	snap.n_nb = neighbours(p);
 	snap.uplink_up = uplink_up(a);
 	if (was_deferred) {
 		/* the deferral's outcome: it waited; s' is the state now */
@@ -366,6 +385,13 @@ static enum runtime_admit admit(void *ud, const struct workload_spec *spec,
 
 	switch (placement_step_of(rc, &d, why, why_len)) {
 	case PLACE_LOCAL:
+		if (!placement_fits(spec, cap)) {
+			/* here, when there is room (the runtime's rule);
+			 * decided again when capacity frees */
+			runtime_admit_local(NULL, spec, cap, why, why_len);
+			e->state = PL_REDO;
+			return ADMIT_KEEP_PENDING;
+		}
 		e->state = PL_LOCAL;
 		e->learn = true;
 		return ADMIT_RUN_LOCAL;
@@ -396,6 +422,13 @@ static enum runtime_admit admit(void *ud, const struct workload_spec *spec,
 		}
 		return res;
 	case PLACE_DEFER:
+		if (rc == 0 && d.kind == SCHED_REJECT) {
+			/* an explored rejection, not carried out: the table
+			 * still learns what it would have earned */
+			struct sched_outcome o = {.result =
+						      SCHED_OUT_REJECTED};
+			learn(p, e, spec, &o, UINT32_MAX);
+		}
 		if (e->defers >= PLACEMENT_DEFER_MAX) {
 			snprintf(why, why_len, "deferred %u times",
 				 (unsigned)e->defers);

@@ -5,7 +5,9 @@
  * the scheduler (run here, offer to a neighbour through the offload
  * service, defer, reject) from a snapshot of this node (runtime + sampler)
  * and its alive gossip members; outcomes of local runs are turned into
- * rewards. The pure pieces (mapping, outcome, bounded table) are exposed
+ * rewards. A node without alive neighbours runs what fits without a
+ * decision (nothing to choose); "run here" waits for room as the
+ * runtime's own rule does. The pure pieces (mapping, outcome, bounded table) are exposed
  * for tests.
  */
 #ifndef FARNODE_PLACEMENT_H
@@ -50,8 +52,10 @@ enum placement_step {
 /*
  * Map sched_svc_decide's result (rc, d) to a step. rc -EPERM (all
  * masked) and any other error reject with d->why or the error; an
- * offload without a neighbour id rejects too. A reason goes into why for
- * DEFER and REJECT.
+ * offload without a neighbour id rejects too. A rejection chosen by
+ * exploration (d->explored) is deferred instead: its reward is fixed and
+ * known, so trying it would only lose the workload (the caller still
+ * learns it). A reason goes into why for DEFER and REJECT.
  */
 enum placement_step placement_step_of(int rc, const struct sched_decision *d,
 				      char *why, size_t why_len);
@@ -86,9 +90,13 @@ void placement_local_state(const struct node_state *measured,
 /*
  * Outcome of a local run that reached st (EXITED, FAILED or STOPPED):
  * latency from arrival_ms (wall) to st->finished_ms, deadline met when it
- * exited 0 within spec->max_delay_ms (0 = none), energy modelled as
- * cpu cores requested x watts_per_core x run time. Returns 0, or
- * -EAGAIN when st is not an end of a run.
+ * exited 0 within spec->max_delay_ms (0 = none), failed when it was
+ * killed (signal, OOM, lost), energy modelled as cpu cores requested x
+ * watts_per_core x run time. Returns 0; -EAGAIN when st is not an end of
+ * a run; -ECANCELED when the operator stopped it; -ENODATA when the
+ * workload failed by itself (non-zero exit code, or it never started):
+ * that says nothing about where it ran, and learning it as a placement
+ * failure would teach a cold table to defer and reject good work.
  */
 int placement_outcome(const struct workload_spec *spec,
 		      const struct workload_status *st, uint64_t arrival_ms,

@@ -67,6 +67,11 @@ static void test_step_of(void **state)
 	decision(&d, SCHED_REJECT);
 	assert_int_equal(placement_step_of(0, &d, why, sizeof(why)),
 			 PLACE_REJECT);
+	/* an explored rejection is not carried out */
+	d.explored = true;
+	assert_int_equal(placement_step_of(0, &d, why, sizeof(why)),
+			 PLACE_DEFER);
+	assert_non_null(strstr(why, "explored"));
 
 	/* everything masked: the fallback's reason reaches the operator */
 	decision(&d, SCHED_REJECT);
@@ -224,15 +229,19 @@ static void test_outcome(void **state)
 	assert_int_equal(placement_outcome(&s, &st, 1000, 1.0, &o), 0);
 	assert_true(o.deadline_met);
 
-	/* non-zero exit and failed phases are failures */
-	st.exit_code = 3;
-	assert_int_equal(placement_outcome(&s, &st, 1000, 1.0, &o), 0);
-	assert_int_equal(o.result, SCHED_OUT_FAILED);
-	assert_false(o.deadline_met);
+	/* its own error (non-zero exit) or never started: not learned */
 	st.phase = WL_FAILED;
+	st.exit_code = 3;
+	assert_int_equal(placement_outcome(&s, &st, 1000, 1.0, &o), -ENODATA);
+	st.exit_code = -1;
+	st.started_ms = 0;
+	assert_int_equal(placement_outcome(&s, &st, 1000, 1.0, &o), -ENODATA);
+	/* killed (signal, OOM): a failure of the placement */
+	st.started_ms = 1100;
 	st.exit_code = -9;
 	assert_int_equal(placement_outcome(&s, &st, 1000, 1.0, &o), 0);
 	assert_int_equal(o.result, SCHED_OUT_FAILED);
+	assert_false(o.deadline_met);
 
 	/* clock oddities never give negative latency or NaN energy */
 	st.phase = WL_EXITED;
