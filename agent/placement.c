@@ -340,6 +340,13 @@ static enum runtime_admit admit(void *ud, const struct workload_spec *spec,
 		snprintf(why, why_len, "hosted for a neighbour");
 		return ADMIT_RUN_LOCAL; /* never offloaded again */
 	}
+	if (a->offload != NULL &&
+	    offload_is_offered(offload_svc_core(a->offload), spec->id)) {
+		/* an offer of an earlier record with this id is open: its
+		 * answer comes first, or the id could run twice */
+		snprintf(why, why_len, "an offer for it is still open");
+		return ADMIT_KEEP_PENDING;
+	}
 	e = placement_table_get(&p->tab, spec->id);
 	if (e == NULL) {
 		return runtime_admit_local(NULL, spec, cap, why, why_len);
