@@ -38,15 +38,21 @@ def ok(cond, name, detail=""):
     return cond
 
 
-def free_port():
+def free_port(_next=[None]):
+    # below the ephemeral range: outgoing push-pull connections must not
+    # take a port an agent has yet to bind
+    import random
+    if _next[0] is None:
+        _next[0] = random.randrange(20000, 28000)
     while True:
+        p = _next[0]
+        _next[0] += 1
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        u.bind(("127.0.0.1", 0))
-        port = u.getsockname()[1]
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            t.bind(("127.0.0.1", port))
-            return port
+            u.bind(("127.0.0.1", p))
+            t.bind(("127.0.0.1", p))
+            return p
         except OSError:
             pass
         finally:
