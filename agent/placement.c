@@ -29,8 +29,8 @@
 #include "swim.h"
 #include "uplink.h"
 
-#define NB_MAX 32     /* neighbours in one snapshot */
-#define REDO_MAX 8    /* failed offers of one workload before rejecting */
+#define NB_MAX	 32 /* neighbours in one snapshot */
+#define REDO_MAX 8  /* failed offers of one workload before rejecting */
 
 /* Runtime listeners cannot be removed: this outlives the service. */
 struct pl_listener {
@@ -153,8 +153,8 @@ void placement_local_state(const struct node_state *measured,
 	    measured->mem_free_bytes < free_b) {
 		free_b = measured->mem_free_bytes;
 	}
-	free_b = free_b > cap->mem_used_bytes ? free_b - cap->mem_used_bytes
-					      : 0;
+	free_b =
+	    free_b > cap->mem_used_bytes ? free_b - cap->mem_used_bytes : 0;
 	if (out->mem_total_bytes == 0) {
 		out->mem_total_bytes = total;
 	}
@@ -195,8 +195,8 @@ int placement_outcome(const struct workload_spec *spec,
 		    ? (double)(st->finished_ms - st->started_ms) / 1000.0
 		    : 0.0;
 	if (watts_per_core > 0.0 && isfinite(watts_per_core)) {
-		o->energy_j = (double)spec->cpu_milli / 1000.0 *
-			      watts_per_core * run_s;
+		o->energy_j =
+		    (double)spec->cpu_milli / 1000.0 * watts_per_core * run_s;
 	}
 	return 0;
 }
@@ -212,8 +212,7 @@ struct placement_entry *placement_table_find(struct placement_table *t,
 	return NULL;
 }
 
-void placement_table_touch(struct placement_table *t,
-			   struct placement_entry *e)
+void placement_table_touch(struct placement_table *t, struct placement_entry *e)
 {
 	e->touched = ++t->clock;
 }
@@ -408,8 +407,8 @@ static enum runtime_admit admit(void *ud, const struct workload_spec *spec,
 			 ? offload_svc_offer(a->offload, &d.nb_id, spec, &d,
 					     (uint32_t)(now - e->arrival_ms))
 			 : -ENOTCONN;
-		res = placement_after_offer(rc, spec, cap, target, why,
-					    why_len);
+		res =
+		    placement_after_offer(rc, spec, cap, target, why, why_len);
 		if (res == ADMIT_OFFLOAD) {
 			e->state = PL_OFFERED;
 			log_info("%s: offered to %s (rank %u)", spec->id,
@@ -432,8 +431,7 @@ static enum runtime_admit admit(void *ud, const struct workload_spec *spec,
 		if (rc == 0 && d.kind == SCHED_REJECT) {
 			/* an explored rejection, not carried out: the table
 			 * still learns what it would have earned */
-			struct sched_outcome o = {.result =
-						      SCHED_OUT_REJECTED};
+			struct sched_outcome o = {.result = SCHED_OUT_REJECTED};
 			learn(p, e, spec, &o, UINT32_MAX);
 		}
 		if (e->defers >= PLACEMENT_DEFER_MAX) {
@@ -445,15 +443,14 @@ static enum runtime_admit admit(void *ud, const struct workload_spec *spec,
 		e->defers++;
 		e->state = PL_DEFERRED;
 		e->retry_ms =
-		    now + (uint64_t)sched_params(sched_svc_core(a->sched))
-			      ->defer_ms;
+		    now +
+		    (uint64_t)sched_params(sched_svc_core(a->sched))->defer_ms;
 		arm(p);
 		return ADMIT_KEEP_PENDING;
 	case PLACE_REJECT:
 	default:
 		if (rc == 0 && !d.fallback) {
-			struct sched_outcome o = {.result =
-						      SCHED_OUT_REJECTED};
+			struct sched_outcome o = {.result = SCHED_OUT_REJECTED};
 			learn(p, e, spec, &o, UINT32_MAX);
 		}
 		e->state = PL_CLOSED;
@@ -531,8 +528,8 @@ static void hook_redecide(void *ud, const struct workload_spec *spec,
 	}
 	rc = runtime_create(rt, spec, reason, sizeof(reason));
 	if (rc < 0) {
-		log_error("%s handed back: cannot place it again: %s",
-			  spec->id, reason[0] ? reason : strerror(-rc));
+		log_error("%s handed back: cannot place it again: %s", spec->id,
+			  reason[0] ? reason : strerror(-rc));
 	}
 }
 

@@ -7,8 +7,8 @@
  * and its alive gossip members; outcomes of local runs are turned into
  * rewards. A node without alive neighbours runs what fits without a
  * decision (nothing to choose); "run here" waits for room as the
- * runtime's own rule does. The pure pieces (mapping, outcome, bounded table) are exposed
- * for tests.
+ * runtime's own rule does. The pure pieces (mapping, outcome, bounded table)
+ * are exposed for tests.
  */
 #ifndef FARNODE_PLACEMENT_H
 #define FARNODE_PLACEMENT_H
@@ -120,8 +120,8 @@ struct placement_entry {
 	uint64_t retry_ms;   /* wall: deferred until */
 	uint64_t touched;    /* table clock, for eviction */
 	uint32_t defers;
-	uint32_t redos;	 /* offers handed back this attempt */
-	bool learn;	 /* PL_LOCAL: the run is the decision's outcome */
+	uint32_t redos; /* offers handed back this attempt */
+	bool learn;	/* PL_LOCAL: the run is the decision's outcome */
 };
 
 struct placement_table {

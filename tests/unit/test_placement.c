@@ -124,19 +124,19 @@ static void test_fits_and_after_offer(void **state)
 	cap.active = 3;
 
 	/* offer sent: the runtime records it as offloaded */
-	assert_int_equal(placement_after_offer(0, &s, &cap, "peer", why,
-					       sizeof(why)),
-			 ADMIT_OFFLOAD);
+	assert_int_equal(
+	    placement_after_offer(0, &s, &cap, "peer", why, sizeof(why)),
+	    ADMIT_OFFLOAD);
 	assert_non_null(strstr(why, "peer"));
 	/* offer refused by the protocol: here if it fits, else wait */
-	assert_int_equal(placement_after_offer(-ENOSPC, &s, &cap, "peer", why,
-					       sizeof(why)),
-			 ADMIT_RUN_LOCAL);
+	assert_int_equal(
+	    placement_after_offer(-ENOSPC, &s, &cap, "peer", why, sizeof(why)),
+	    ADMIT_RUN_LOCAL);
 	spec_of(&s, "w", 1, 401, 0);
 	why[0] = '\0';
-	assert_int_equal(placement_after_offer(-ENOSPC, &s, &cap, "peer", why,
-					       sizeof(why)),
-			 ADMIT_KEEP_PENDING);
+	assert_int_equal(
+	    placement_after_offer(-ENOSPC, &s, &cap, "peer", why, sizeof(why)),
+	    ADMIT_KEEP_PENDING);
 	assert_non_null(strstr(why, "peer"));
 }
 
@@ -324,8 +324,7 @@ static enum runtime_admit admit_offload(void *ud,
 	return ADMIT_OFFLOAD;
 }
 
-static enum runtime_admit admit_wait(void *ud,
-				     const struct workload_spec *spec,
+static enum runtime_admit admit_wait(void *ud, const struct workload_spec *spec,
 				     const struct runtime_capacity *cap,
 				     char *why, size_t why_len)
 {
@@ -380,8 +379,7 @@ static void test_runtime_offload_end(void **state)
 	runtime_config_defaults(&cfg);
 	cfg.data_dir = dir;
 	cfg.cgroup_root = "none";
-	assert_int_equal(runtime_new(&loop, store, &cfg, &rt, err,
-				     sizeof(err)),
+	assert_int_equal(runtime_new(&loop, store, &cfg, &rt, err, sizeof(err)),
 			 0);
 	assert_true(runtime_resume(rt) >= 0);
 	runtime_set_admit(rt, admit_offload, NULL);
@@ -399,8 +397,7 @@ static void test_runtime_offload_end(void **state)
 
 	/* the neighbour reports success */
 	int before = seen.events;
-	assert_int_equal(runtime_offload_end(rt, "off1", &peer, 0, "done"),
-			 0);
+	assert_int_equal(runtime_offload_end(rt, "off1", &peer, 0, "done"), 0);
 	assert_int_equal(seen.events, before + 1);
 	assert_int_equal(seen.last, WL_EXITED);
 	assert_int_equal(runtime_get(rt, "off1", NULL, &st), 0);
@@ -434,8 +431,7 @@ static void test_runtime_offload_end(void **state)
 	/* the ends are in the store: a new runtime reads them back */
 	runtime_free(rt);
 	uv_run(&loop, UV_RUN_NOWAIT);
-	assert_int_equal(runtime_new(&loop, store, &cfg, &rt, err,
-				     sizeof(err)),
+	assert_int_equal(runtime_new(&loop, store, &cfg, &rt, err, sizeof(err)),
 			 0);
 	assert_true(runtime_resume(rt) >= 0);
 	assert_int_equal(runtime_get(rt, "off1", NULL, &st), 0);
