@@ -16,6 +16,11 @@ if ! command -v go >/dev/null 2>&1 ||
 	echo "memberlist peer: needs golang-go and golang-github-hashicorp-memberlist-dev (apt-get install); skipped"
 	exit 0
 fi
+# memberlist carries no node state; to compare membership alone, farnode
+# reads a frozen metrics tree so its node state does not change (one row
+# at the end shows live state on this machine, where all agents share one
+# busy /proc).
+export FARNODE_METRICS_ROOT=${FARNODE_METRICS_ROOT:-$here/../unit/fixtures/metrics/x86_64}
 printf '%-5s %-10s %10s %10s %12s %12s\n' N impl converge_s rss_kib pkts/node/s bytes/node/s
 declare -A F M
 port=20000
@@ -49,4 +54,7 @@ except (KeyError, ValueError):
 PY
 done
 s=$(bash "$here/peers/run_farnode.sh" 50 "$port" "$STEADY" sealed)
-echo "sealed: $s"
+echo "sealed, frozen state: $s"
+port=$((port + 60))
+s=$(FARNODE_METRICS_ROOT= bash "$here/peers/run_farnode.sh" 50 "$port" "$STEADY")
+echo "unsealed, live node state: $s"

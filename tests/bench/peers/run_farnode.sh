@@ -51,7 +51,7 @@ done
 snap() { # snap FILE: "packets bytes" per node
 	for ((i = 0; i < n; i++)); do
 		"$bin" members --data-dir "$tmp/$i" --json 2>/dev/null |
-			python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["udp_sent_packets"], d["udp_sent_bytes"])' ||
+			python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["udp_sent_packets"], d["udp_sent_bytes"])' 2>/dev/null ||
 			echo "0 0"
 	done >"$1"
 }
