@@ -229,7 +229,7 @@ static void wl_unlink_and_free(struct runtime *rt, struct wl *w)
 	uv_close((uv_handle_t *)&w->timer, wl_timer_close_cb);
 }
 
-static void wl_admit(struct wl *w);
+static void wl_admit(struct wl *w, bool restart);
 
 /* Start the driver; failures come back through rt__exited(). */
 static void wl_run(struct wl *w)
@@ -250,7 +250,12 @@ static void wl_run(struct wl *w)
 	(void)rc; /* the driver already moved the phase on failure */
 }
 
-static void wl_admit(struct wl *w)
+/*
+ * Ask admission whether w may run. A restart under the workload's restart
+ * policy stays where the workload was placed: only local capacity is
+ * checked, the scheduler is not asked to place it again.
+ */
+static void wl_admit(struct wl *w, bool restart)
 {
 	struct runtime *rt = w->rt;
 	struct runtime_capacity cap;
@@ -258,7 +263,8 @@ static void wl_admit(struct wl *w)
 
 	runtime_capacity(rt, &cap);
 	enum runtime_admit d =
-	    rt->admit(rt->admit_ud, &w->spec, &cap, why, sizeof(why));
+	    restart ? runtime_admit_local(NULL, &w->spec, &cap, why, sizeof(why))
+		    : rt->admit(rt->admit_ud, &w->spec, &cap, why, sizeof(why));
 	switch (d) {
 	case ADMIT_RUN_LOCAL:
 		wl_run(w);
@@ -292,7 +298,7 @@ void runtime_readmit(struct runtime *rt)
 	for (struct wl *w = rt->head; w != NULL; w = w->next) {
 		if (w->desired && w->st.phase == WL_PENDING &&
 		    w->timer_kind == TIMER_IDLE) {
-			wl_admit(w);
+			wl_admit(w, false);
 		}
 	}
 	rt->readmitting = false;
@@ -306,7 +312,7 @@ static void on_wl_timer(uv_timer_t *t)
 	if (kind == TIMER_RESTART) {
 		if (w->desired && !w->stopping) {
 			w->st.restarts++;
-			wl_admit(w);
+			wl_admit(w, true);
 		}
 	} else if (kind == TIMER_KILL) {
 		if (w->track != TRACK_NONE) {
@@ -644,7 +650,7 @@ int runtime_create(struct runtime *rt, const struct workload_spec *spec,
 		uv_timer_start(&rt->check, on_check, rt->cfg.check_interval_ms,
 			       rt->cfg.check_interval_ms);
 	}
-	wl_admit(w);
+	wl_admit(w, false);
 	return 0;
 }
 

@@ -62,6 +62,7 @@ struct seen_wl {
 
 struct uplink {
 	struct agent *a;
+	bool birth_pending; /* a birth could not be queued yet: send it first */
 	uv_loop_t *loop;
 	enum up_state state;
 	char host[CONFIG_STR_MAX];
@@ -253,11 +254,19 @@ static int publish_event(struct uplink *u, const struct outbox_event *ev)
 static void on_timer(uv_timer_t *t);
 
 /* Send outbox events while the window has room and the rate allows. */
+static void publish_birth(struct uplink *u);
+
 static void flush(struct uplink *u)
 {
 	uint64_t now = uv_now(u->loop);
 	if (u->conn == NULL || u->state != UP_CONNECTED) {
 		return;
+	}
+	if (u->birth_pending) {
+		publish_birth(u); /* the state record goes before more events */
+		if (u->birth_pending) {
+			return;
+		}
 	}
 	unsigned window = uplink_conn_window(u->conn);
 	if (window > INFLIGHT_MAX) {
@@ -323,8 +332,10 @@ static void publish_birth(struct uplink *u)
 	    birth_encode(u, true, buf, sizeof(buf), &len) != 0) {
 		return;
 	}
-	if (uplink_conn_publish(u->conn, u->topics.state, buf, len, 1, true,
-				&pid) == 0) {
+	/* A full in-flight window refuses it: flush() retries first thing. */
+	u->birth_pending = uplink_conn_publish(u->conn, u->topics.state, buf,
+					       len, 1, true, &pid) != 0;
+	if (!u->birth_pending) {
 		inflight_add(u, pid, 0);
 	}
 }

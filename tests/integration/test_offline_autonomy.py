@@ -56,6 +56,18 @@ def ps(agent):
     return {w["id"]: w for w in json.loads(p.stdout)["workloads"]}
 
 
+def alive_members(n):
+    """Alive members this node sees (itself included), 0 on error."""
+    p = n.cli("members", "--json")
+    if p.returncode != 0:
+        return 0
+    try:
+        ms = json.loads(p.stdout)["members"]
+    except (ValueError, KeyError):
+        return 0
+    return sum(1 for m in ms if m["state"] == "alive")
+
+
 def main():
     missing = H.tools_missing()
     if missing:
@@ -72,11 +84,18 @@ def main():
         hub.keygen()
         watcher = H.Watcher(d, hub.conf, client_id="offline-watch")
         watcher.start()
+        gport = [H.free_port() for _ in range(3)]
         for i in range(3):
+            g = f"bind = 127.0.0.1:{gport[i]}\n"
+            if i > 0:
+                g += f"join = 127.0.0.1:{gport[0]}\n"
             n = H.Agent(d, f"n{i + 1}", broker, hub.pubkey(),
-                        extra="backoff_max_s = 2")
+                        extra="backoff_max_s = 2", gossip=g)
             n.start()
             nodes.append(n)
+        T.ok(H.wait_until(lambda: all(alive_members(n) == 3
+                                      for n in nodes), 20),
+             "the three nodes gossip as one partition")
         T.ok(H.wait_until(lambda: all(n.hub_status()["connected"]
                                       for n in nodes), 20),
              "three nodes of partition plant-a connected")
@@ -130,6 +149,10 @@ def main():
                        w["line-sensor"]["pid"] == sensor_pid[n.name])
         T.ok(steady, "sensors kept running (same process) on every node "
              "through the outage")
+        T.ok(H.wait_until(lambda: all(alive_members(n) == 3
+                                      for n in nodes), 15),
+             "the partition stayed whole without the hub (n2 rejoined "
+             "after its restart)")
         T.ok(all(ps(n)["line-flaky"]["restarts"] > flaky0[n.name] + 1
                  for n in nodes),
              "failing workloads kept being restarted (restart policy "
@@ -175,9 +198,11 @@ def main():
         T.ok(any("local-fix" in e[3] and e[2]
                  for e in watcher.events(ids[2])),
              "n3's local workload is in its report")
-        births = [ln for ln in watcher.lines() if ln.startswith("birth")
-                  and "policy=2" in ln]
-        T.ok(len({ln.split()[2] for ln in births}) == 3,
+        def births_policy2():
+            births = [ln for ln in watcher.lines()
+                      if ln.startswith("birth") and "policy=2" in ln]
+            return len({ln.split()[2] for ln in births}) == 3
+        T.ok(H.wait_until(births_policy2, 15),
              "births announce policy 2 for all three nodes")
         for n in nodes:
             for wid in ("line-sensor", "line-flaky", "local-fix"):

@@ -234,7 +234,7 @@ max_queued_messages 100000
 
 class Agent:
     def __init__(self, d, name, broker, pubkey, cert="client", ca="ca",
-                 extra="", partition="plant-a", url=None):
+                 extra="", partition="plant-a", url=None, gossip=None):
         self.dir = os.path.join(d, name)
         os.makedirs(self.dir, exist_ok=True)
         self.name = name
@@ -248,7 +248,7 @@ name = {name}
 data_dir = {self.dir}
 log_level = info
 [gossip]
-enabled = false
+{gossip if gossip is not None else "enabled = false"}
 [runtime]
 cgroup_root = none
 [hub]
