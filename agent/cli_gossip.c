@@ -51,21 +51,6 @@ static int parse_common(const char *cmd, const char *usage, int argc,
 	return -1;
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\') {
-			printf("\\%c", *s);
-		} else if ((unsigned char)*s < 0x20) {
-			printf("\\u%04x", (unsigned)*s);
-		} else {
-			putchar(*s);
-		}
-	}
-	putchar('"');
-}
-
 static void fmt_ago(int64_t ms, char *out, size_t cap)
 {
 	if (ms < 0) {
@@ -90,13 +75,13 @@ static void print_members(const struct cli_common *c,
 		for (size_t i = 0; i < r->n_members; i++) {
 			const Farnode__V1__MemberInfo *m = r->members[i];
 			printf("%s{\"id\":", i ? "," : "");
-			json_str(m->node_id);
+			cli_json_str(stdout, m->node_id);
 			printf(",\"name\":");
-			json_str(m->name);
+			cli_json_str(stdout, m->name);
 			printf(",\"addr\":");
-			json_str(m->addr);
+			cli_json_str(stdout, m->addr);
 			printf(",\"state\":");
-			json_str(m->state);
+			cli_json_str(stdout, m->state);
 			printf(",\"incarnation\":%" PRIu64 ",\"self\":%s"
 			       ",\"cpu_free\":%.3f,\"mem_free_bytes\":%" PRIu64
 			       ",\"rtt_ms\":%.2f,\"loss\":%.3f"
