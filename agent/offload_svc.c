@@ -25,7 +25,8 @@
 #define LOG_TAG "offload"
 #include "log.h"
 
-/* The runtime listener: unsubscribed and freed at stop. */
+/* Runtime listeners cannot be removed; this outlives the service and is
+ * cut off at stop. */
 struct rt_listener {
 	struct offload_svc *svc;
 };
@@ -439,9 +440,7 @@ void offload_svc_stop(struct offload_svc *svc)
 		return;
 	}
 	svc->stopping = true;
-	runtime_unsubscribe(svc->a, on_rt_event, svc->listener);
-	free(svc->listener);
-	svc->listener = NULL;
+	svc->listener->svc = NULL; /* the listener itself stays registered */
 	(void)gossip_set_app_handler(svc->a, NULL, NULL);
 	(void)gossip_set_member_handler(svc->a, NULL, NULL);
 	uv_close((uv_handle_t *)&svc->timer, on_closed);
