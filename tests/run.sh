@@ -19,6 +19,7 @@ fi
 export FARNODE_BIN="$PWD/$BUILD/farnode"
 export FARNODE_BUILD="$PWD/$BUILD"
 export CMOCKA_MESSAGE_OUTPUT=TAP
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 pass=0
 fail=0
 skipped=0
