@@ -38,9 +38,9 @@ run_prog() {
 	local rc=$?
 	local p f s
 	# cmocka reports a skipped test as "not ok N # SKIP"; TAP as "ok N # SKIP"
-	p=$(grep -E '^ok [0-9]+' "$out" | grep -cvE '# ?SKIP')
-	s=$(grep -E '^(not )?ok [0-9]+' "$out" | grep -cE '# ?SKIP')
-	f=$(grep -E '^not ok [0-9]+' "$out" | grep -cvE '# ?SKIP')
+	p=$(grep -E '^ok [0-9]+' "$out" | grep -cvE '# ?(SKIP|TODO)')
+	s=$(grep -E '^(not )?ok [0-9]+' "$out" | grep -cE '# ?(SKIP|TODO)')
+	f=$(grep -E '^not ok [0-9]+' "$out" | grep -cvE '# ?(SKIP|TODO)')
 	skipped=$((skipped + s))
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
@@ -53,7 +53,7 @@ run_prog() {
 		grep -vE '^ok [0-9]+' "$out" | tail -n 60 | sed 's/^/    /'
 	else
 		echo "ok   $name ($p passed$([ "$s" -gt 0 ] && echo ", $s skipped"), $((SECONDS - t0))s)"
-		grep -E '^(not )?ok [0-9]+.*# ?SKIP' "$out" | sed 's/^/    /'
+		grep -E '^(not )?ok [0-9]+.*# ?(SKIP|TODO)' "$out" | sed 's/^/    /'
 		grep -E '^# ' "$out" | grep -vE '^# (ok|not ok) - ' | head -n 20 | sed 's/^/    /'
 	fi
 }
