@@ -178,6 +178,7 @@ int sched_store_load(struct sched_store *st, struct sched *s)
 	size_t n = 0;
 	bool have_meta = false;
 	int64_t meta = 0;
+	bool bad_row = false;
 	int rc, ret = 0;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		int64_t state = sqlite3_column_int64(q, 0);
@@ -193,12 +194,15 @@ int sched_store_load(struct sched_store *st, struct sched *s)
 		    action >= na || visits < 0 || visits > UINT32_MAX ||
 		    !isfinite(qv) ||
 		    sqlite3_column_type(q, 2) == SQLITE_NULL) {
-			log_error("qtable row (%" PRId64 ", %" PRId64
-				  ") is out of range or not finite; "
-				  "not loading the table",
-				  state, action);
-			ret = -EBADMSG;
-			goto out;
+			/* Keep reading: the shape row decides whether this
+			 * is a table of another shape or a damaged one. */
+			if (!bad_row) {
+				log_error("qtable row (%" PRId64 ", %" PRId64
+					  ") is out of range or not finite",
+					  state, action);
+			}
+			bad_row = true;
+			continue;
 		}
 		e[n].state = (uint32_t)state;
 		e[n].action = (uint32_t)action;
@@ -210,12 +214,17 @@ int sched_store_load(struct sched_store *st, struct sched *s)
 		ret = sql_err(st, rc, "loading qtable");
 		goto out;
 	}
-	if ((n > 0 || have_meta) &&
+	if ((n > 0 || have_meta || bad_row) &&
 	    (!have_meta || meta != (int64_t)sched_fingerprint(s))) {
 		log_warn("qtable was learned for another state shape "
 			 "(fingerprint %" PRId64 ", now %u); not loading it",
 			 meta, (unsigned)sched_fingerprint(s));
 		ret = -ESTALE;
+		goto out;
+	}
+	if (bad_row) {
+		log_error("qtable damaged; not loading it");
+		ret = -EBADMSG;
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
