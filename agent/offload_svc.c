@@ -25,8 +25,7 @@
 #define LOG_TAG "offload"
 #include "log.h"
 
-/* Runtime listeners cannot be removed; this outlives the service and is
- * cut off at stop. */
+/* The runtime listener: unsubscribed and freed at stop. */
 struct rt_listener {
 	struct offload_svc *svc;
 };
@@ -440,7 +439,9 @@ void offload_svc_stop(struct offload_svc *svc)
 		return;
 	}
 	svc->stopping = true;
-	svc->listener->svc = NULL; /* the listener itself stays registered */
+	runtime_unsubscribe(svc->a, on_rt_event, svc->listener);
+	free(svc->listener);
+	svc->listener = NULL;
 	(void)gossip_set_app_handler(svc->a, NULL, NULL);
 	(void)gossip_set_member_handler(svc->a, NULL, NULL);
 	uv_close((uv_handle_t *)&svc->timer, on_closed);

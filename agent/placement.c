@@ -32,7 +32,7 @@
 #define NB_MAX	 32 /* neighbours in one snapshot */
 #define REDO_MAX 8  /* failed offers of one workload before rejecting */
 
-/* Runtime listeners cannot be removed: this outlives the service. */
+/* The runtime listener: unsubscribed and freed at stop. */
 struct pl_listener {
 	struct placement *p;
 };
@@ -662,7 +662,9 @@ void placement_stop(struct placement *p)
 		return;
 	}
 	p->stopping = true;
-	p->listener->p = NULL; /* stays registered with the runtime */
+	runtime_unsubscribe(p->a, on_rt_event, p->listener);
+	free(p->listener);
+	p->listener = NULL;
 	rt = runtime_of(p->a);
 	if (rt != NULL) {
 		runtime_set_admit(rt, NULL, NULL);

@@ -106,6 +106,20 @@ int runtime_subscribe(struct agent *a, runtime_event_fn fn, void *ud)
 	return 0;
 }
 
+void runtime_unsubscribe(struct agent *a, runtime_event_fn fn, void *ud)
+{
+	struct runtime_svc *s = a->runtime;
+	if (s == NULL) {
+		return;
+	}
+	for (int i = 0; i < s->n_listeners; i++) {
+		if (s->listeners[i].fn == fn && s->listeners[i].ud == ud) {
+			s->listeners[i] = s->listeners[--s->n_listeners];
+			return;
+		}
+	}
+}
+
 const struct metrics_sample *runtime_last_sample(const struct agent *a)
 {
 	const struct runtime_svc *s = a->runtime;

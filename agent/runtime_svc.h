@@ -33,6 +33,8 @@ const struct node_state *runtime_node_state(const struct agent *a);
  */
 #define RUNTIME_SVC_LISTENERS 4
 int runtime_subscribe(struct agent *a, runtime_event_fn fn, void *ud);
+/* Remove a listener added with the same fn and ud (no-op if absent). */
+void runtime_unsubscribe(struct agent *a, runtime_event_fn fn, void *ud);
 /* The last metrics sample (NULL before the first). Borrowed. */
 const struct metrics_sample *runtime_last_sample(const struct agent *a);
 /* Mean wall time of one sampler tick in microseconds (< 0 before one). */
