@@ -7,7 +7,8 @@
 #
 # Environment: BUILD (build dir), QEMU (prefix for cross binaries; only unit
 # and fuzz-replay suites then), SUITES (comma list: unit,fuzz,sim,integration),
-# VALGRIND=1 (unit tests under valgrind).
+# VALGRIND=1 (unit tests under valgrind), ONLY (extended regex: run only
+# the programs whose name, e.g. "integration/test_gossip.py", matches).
 set -u
 BUILD=${BUILD:-build}
 QEMU=${QEMU:-}
@@ -19,11 +20,11 @@ fi
 export FARNODE_BIN="$PWD/$BUILD/farnode"
 export FARNODE_BUILD="$PWD/$BUILD"
 export CMOCKA_MESSAGE_OUTPUT=TAP
-export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 pass=0
 fail=0
 skipped=0
 failed_names=()
+failed_logs=()
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/farnode-test.XXXXXX")
 
 has_suite() { [[ ",$SUITES," == *",$1,"* ]]; }
@@ -32,6 +33,9 @@ has_suite() { [[ ",$SUITES," == *",$1,"* ]]; }
 run_prog() {
 	local name=$1
 	shift
+	if [ -n "${ONLY:-}" ] && ! [[ $name =~ $ONLY ]]; then
+		return 0
+	fi
 	local out="$logdir/$(echo "$name" | tr '/ ' '__').log"
 	local t0=$SECONDS
 	"$@" >"$out" 2>&1 </dev/null
@@ -49,6 +53,7 @@ run_prog() {
 	fail=$((fail + f))
 	if [ "$f" -gt 0 ]; then
 		failed_names+=("$name")
+		failed_logs+=("$out")
 		echo "FAIL $name ($p passed, $f failed, exit $rc, $((SECONDS - t0))s)"
 		grep -vE '^ok [0-9]+' "$out" | tail -n 60 | sed 's/^/    /'
 	else
@@ -100,6 +105,14 @@ if has_suite integration; then
 fi
 
 if [ "$fail" -gt 0 ]; then
+	# the failures again, with their details, where a truncated log keeps
+	# them: next to the summary
+	for i in "${!failed_names[@]}"; do
+		echo "== ${failed_names[$i]}"
+		awk '/^not ok [0-9]+/ && !/# ?(SKIP|TODO)/ {n = 12; print; next}
+		     n > 0 && /^#/ {print; n--; next} {n = 0}' \
+			"${failed_logs[$i]}" | head -n 40 | sed 's/^/    /'
+	done
 	echo "failed suites: ${failed_names[*]}"
 	echo "logs: $logdir"
 else

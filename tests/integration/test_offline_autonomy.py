@@ -89,8 +89,12 @@ def main():
             g = f"bind = 127.0.0.1:{gport[i]}\n"
             if i > 0:
                 g += f"join = 127.0.0.1:{gport[0]}\n"
+            # placement is not under test here: no exploration, so every
+            # node runs its own workloads (greedy on a cold table is
+            # "here"), whichever of policy and desired set arrives first
             n = H.Agent(d, f"n{i + 1}", broker, hub.pubkey(),
-                        extra="backoff_max_s = 2", gossip=g)
+                        extra="backoff_max_s = 2", gossip=g,
+                        sections="[sched]\nepsilon = 0\nepsilon_min = 0")
             n.start()
             nodes.append(n)
         T.ok(H.wait_until(lambda: all(alive_members(n) == 3
@@ -101,7 +105,8 @@ def main():
              "three nodes of partition plant-a connected")
         ids = [n.node_id() for n in nodes]
         pol = hub.policy_file("policy.ini", "[hyper]\nalpha = 0.2\n"
-                              "[mask]\ngold = defer\n")
+                              "epsilon = 0\nepsilon_min = 0\n"
+                              "[mask]\ngold = offload,defer\n")
         hub("publish-policy", "-f", pol, "--version", "1")
         appf = os.path.join(d, "line.yaml")
         with open(appf, "w") as f:

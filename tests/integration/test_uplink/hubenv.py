@@ -234,7 +234,8 @@ max_queued_messages 100000
 
 class Agent:
     def __init__(self, d, name, broker, pubkey, cert="client", ca="ca",
-                 extra="", partition="plant-a", url=None, gossip=None):
+                 extra="", partition="plant-a", url=None, gossip=None,
+                 sections=""):
         self.dir = os.path.join(d, name)
         os.makedirs(self.dir, exist_ok=True)
         self.name = name
@@ -262,6 +263,7 @@ keepalive_s = 5
 backoff_min_s = 1
 backoff_max_s = 4
 {extra}
+{sections}
 """)
 
     def start(self, wait=True):
