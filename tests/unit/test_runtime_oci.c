@@ -49,13 +49,15 @@ static const char fake_crun[] =
     "  [ -e \"$bundle/fail-create\" ] && { echo 'create failed' >&2; "
     "exit 1; }\n"
     "  mkdir -p \"$root/$id\"\n"
-    "  setsid sh -c 'while [ ! -e \"$0/started\" ]; do sleep 0.01; done; "
+    "  setsid sh -c 'while [ ! -e \"$0/started\" ]; do "
+    "[ -d \"$0\" ] || exit 0; sleep 0.01; done; "
     "exec sh \"$1/cmd\"' \"$root/$id\" \"$bundle\" </dev/null &\n"
     "  echo $! > \"$pidfile\"; echo $! > \"$root/$id/pid\"\n"
     "  exit 0;;\n"
     "start) touch \"$root/$1/started\";;\n"
     "kill) kill -\"${2:-15}\" \"$(cat \"$root/$1/pid\")\";;\n"
-    "delete) [ \"$1\" = -f ] && shift; rm -rf \"$root/$1\";;\n"
+    "delete) [ \"$1\" = -f ] && { shift; kill -9 \"$(cat "
+    "\"$root/$1/pid\")\" 2>/dev/null; }; rm -rf \"$root/$1\";;\n"
     "*) echo \"unknown verb $verb\" >&2; exit 2;;\n"
     "esac\n";
 
