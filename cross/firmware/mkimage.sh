@@ -17,7 +17,7 @@ out=$(cd "$out" && pwd)
 cache="$out/cache"
 mkdir -p "$cache"
 
-env -u MAKEFLAGS -u MFLAGS -u SANITIZE -u BUILD make -C "$top" --no-print-directory CROSS=aarch64 STATIC=1 SANITIZE= build/aarch64-static/farnode >/dev/null
+env -u MAKEFLAGS -u MFLAGS -u SANITIZE -u BUILD make -j"$(nproc)" -C "$top" --no-print-directory CROSS=aarch64 STATIC=1 SANITIZE= build/aarch64-static/farnode >/dev/null
 
 # Kernel and busybox from Debian (downloaded once into the cache).
 kver=$(apt-cache depends linux-image-cloud-arm64:arm64 2>/dev/null |
