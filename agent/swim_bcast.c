@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // swim_bcast: the piggyback queue and datagram assembly. Queued updates are
 // kept pre-encoded in buckets by retransmit count; a datagram takes the
-// least-sent (then newest) ones that fit its byte budget, and an update is
+// least-sent (then newest) ones that fit its byte budget, membership
+// updates before node states, and an update is
 // dropped after λ·ceil(log10(n + 1)) transmissions. One update per member
 // and slot: a newer fact about a member replaces the older one.
 
@@ -172,24 +173,33 @@ void swim__send(struct swim *s, const struct swim_addr *to,
 		}
 	}
 	uint32_t limit = swim__retransmit_limit(s);
-	size_t scanned = 0, misses = 0;
-	for (uint32_t t = 0; t < limit && n_items < SWIM_UPDATES_MAX &&
-			     budget - used >= MIN_ITEM && misses < MISS_MAX;
-	     t++) {
-		for (struct swim_bcast *b = s->q[t];
-		     b != NULL && n_items < SWIM_UPDATES_MAX &&
-		     scanned < SCAN_MAX && misses < MISS_MAX;
-		     b = b->next, scanned++) {
-			size_t cost = wire_swim_item_cost(b->len);
-			if (used + cost > budget) {
-				misses++;
-				continue;
+	/* membership first (joins, suspicions and deaths are what
+	 * convergence and failure detection wait for), node states in the
+	 * room left */
+	for (uint8_t slot = 0; slot < 2; slot++) {
+		size_t scanned = 0, misses = 0;
+		for (uint32_t t = 0;
+		     t < limit && n_items < SWIM_UPDATES_MAX &&
+		     budget - used >= MIN_ITEM && misses < MISS_MAX;
+		     t++) {
+			for (struct swim_bcast *b = s->q[t];
+			     b != NULL && n_items < SWIM_UPDATES_MAX &&
+			     scanned < SCAN_MAX && misses < MISS_MAX;
+			     b = b->next, scanned++) {
+				if (b->slot != slot) {
+					continue;
+				}
+				size_t cost = wire_swim_item_cost(b->len);
+				if (used + cost > budget) {
+					misses++;
+					continue;
+				}
+				picked[n_items - n_first] = b;
+				items[n_items].buf = b->buf;
+				items[n_items].len = b->len;
+				n_items++;
+				used += cost;
 			}
-			picked[n_items - n_first] = b;
-			items[n_items].buf = b->buf;
-			items[n_items].len = b->len;
-			n_items++;
-			used += cost;
 		}
 	}
 	if (wire_swim_pack(h, items, n_items, s->body, budget, &body_len,

@@ -842,6 +842,71 @@ static void test_retransmit_limit_exact(void **state)
 	assert_int_equal(swim_queue_len(H.s), 0);
 }
 
+/* Membership news are packed before node states: a burst of both (60 new
+ * members, then a state for each) fills the next gossip datagram with the
+ * joins, although the states are newer. */
+static void test_membership_packed_before_states(void **state)
+{
+	(void)state;
+	start(3);
+	H.auto_ack = true;
+	run_to(H.now + 10000); /* drain the join gossip */
+	struct swim_update ups[10];
+	for (int pass = 0; pass < 2; pass++) {
+		for (int b = 0; b < 6; b++) {
+			for (int i = 0; i < 10; i++) {
+				int k = b * 10 + i;
+				struct swim_update u = alive_of(0);
+				memset(u.id.b, 0, NODE_ID_LEN);
+				u.id.b[0] = 0x55;
+				u.id.b[1] = (uint8_t)k;
+				u.addr.ip[3] = (uint8_t)(k + 1);
+				u.addr.ip[2] = 7;
+				snprintf(u.name, sizeof(u.name), "m-%d", k);
+				if (pass == 1) {
+					u.kind = SWIM_UPD_STATE;
+					u.has_addr = false;
+					u.has_state = true;
+					u.state.version = 1;
+					u.state.cpu_free = 0.5;
+				}
+				ups[i] = u;
+			}
+			gossip_from(0, ups, 10);
+		}
+	}
+	assert_int_equal(swim_member_count(H.s), 63);
+	size_t from = H.n_out;
+	size_t joins = 0, states = 0;
+	for (int step = 0; step < 50 && joins == 0; step++) {
+		run_to(H.now + 50);
+		for (size_t i = from; i < H.n_out && joins == 0; i++) {
+			struct swim_envelope e;
+			struct swim_msg m;
+			wire_swim_envelope_decode(H.out[i].buf, H.out[i].len,
+						  &e);
+			if (e.type != SWIM_MSG_GOSSIP ||
+			    wire_swim_msg_decode(e.type, e.body, e.body_len,
+						 &m) < 0) {
+				continue;
+			}
+			for (size_t k = 0; k < m.n_updates; k++) {
+				struct swim_update u;
+				assert_int_equal(wire_swim_msg_update(&m, k, &u),
+						 0);
+				if (u.kind == SWIM_UPD_STATE) {
+					states++;
+				} else if (u.id.b[0] == 0x55) {
+					joins++;
+				}
+			}
+			wire_swim_msg_fini(&m);
+		}
+	}
+	assert_true(joins >= 15);
+	assert_int_equal(states, 0);
+}
+
 static void test_state_versions_and_pushpull(void **state)
 {
 	(void)state;
@@ -973,6 +1038,8 @@ int main(void)
 		test_piggyback_budget_and_retransmit_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retransmit_limit_exact, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_membership_packed_before_states,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_versions_and_pushpull,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wire_rejects_bad_input, setup,
