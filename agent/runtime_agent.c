@@ -27,6 +27,7 @@ struct runtime_svc {
 	struct metrics_sample last;
 	bool have_sample;
 	uint64_t tick_ns_total; /* sampler cost, for the bench and debug */
+	uint64_t every_ms;	/* sample interval from the config */
 	uint64_t ticks;
 	struct {
 		runtime_event_fn fn;
@@ -75,6 +76,12 @@ static void on_sample(uv_timer_t *t)
 	if (rc == 0) {
 		s->have_sample = true;
 		metrics_apply(&s->last, &s->node);
+	}
+	if (rc == 0 && s->last.cpu_busy >= 0.0 &&
+	    uv_timer_get_repeat(t) != s->every_ms) {
+		/* cpu load is a delta: the start samples every second until
+		 * it has one, then the configured interval applies */
+		uv_timer_set_repeat(t, s->every_ms);
 	}
 	publish_runtime(s);
 }
@@ -162,8 +169,9 @@ int runtime_start(struct agent *a)
 	s->ms = metrics_sampler_new(&mc);
 	uv_timer_init(a->loop, &s->sample);
 	s->sample.data = s;
-	uint64_t every = (uint64_t)a->cfg.metrics.sample_interval_s * 1000u;
-	uv_timer_start(&s->sample, on_sample, 0, every);
+	s->every_ms = (uint64_t)a->cfg.metrics.sample_interval_s * 1000u;
+	uv_timer_start(&s->sample, on_sample, 0,
+		       s->every_ms < 1000 ? s->every_ms : 1000);
 	a->runtime = s;
 
 	r = runtime_resume(s->rt);

@@ -65,8 +65,14 @@ static void test_service(void **state)
 	a.loop = &loop;
 	uv_timer_init(&loop, &t);
 	uv_timer_start(&t, tick, 5, 5);
-	setenv("FARNODE_METRICS_ROOT",
-	       "tests/unit/fixtures/metrics/aarch64-rpi4", 1);
+	/* a private copy of the fixture: its /proc/stat moves on below */
+	char root[160], cmd[384];
+	snprintf(root, sizeof(root), "%s/metrics", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "cp -r tests/unit/fixtures/metrics/aarch64-rpi4 '%s'", root);
+	assert_int_equal(system(cmd), 0);
+	a.cfg.metrics.sample_interval_s = 60;
+	setenv("FARNODE_METRICS_ROOT", root, 1);
 	log_set_level(LOG_LVL_ERROR);
 
 	assert_int_equal(runtime_subscribe(&a, on_event, &mine), -ENOTCONN);
@@ -88,6 +94,21 @@ static void test_service(void **state)
 	assert_true(ns->mem_total_bytes == 3885396ull * 1024);
 	assert_true(ns->temperature_c > 48.0 && ns->temperature_c < 49.0);
 	assert_true(ns->energy_watts > 0.0);
+
+	/* cpu load is a delta of two samples: the second one comes a second
+	 * later, not after the 60 s interval (25 % busy in between) */
+	snprintf(cmd, sizeof(cmd),
+		 "printf 'cpu  1184493 2210 402817 61250634 38211 0 9128 0 0 0\\n'"
+		 " > '%s/proc/stat'",
+		 root);
+	assert_int_equal(system(cmd), 0);
+	uint64_t until = uv_now(&loop) + 3000;
+	while (uv_now(&loop) < until &&
+	       !(ns->cpu_free > 0.70 && ns->cpu_free < 0.80)) {
+		uv_run(&loop, UV_RUN_ONCE);
+	}
+	assert_true(ns->cpu_free > 0.70 && ns->cpu_free < 0.80);
+
 	uint64_t v0 = ns->version;
 	uint32_t free0 = ns->cpu_milli_free;
 
@@ -119,7 +140,6 @@ static void test_service(void **state)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	store_close(a.store);
-	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 }
