@@ -1009,11 +1009,12 @@ void gossip_stop(struct agent *a)
 		persist_members(g);
 	}
 	const struct swim_stats *st = swim_get_stats(g->core);
-	log_info("totals: %" PRIu64 " datagrams (%" PRIu64 " bytes) sent, %" PRIu64
-		 " received; %" PRIu64 " probes (%" PRIu64 " indirect, %" PRIu64
-		 " failed); %" PRIu64 " suspicions, %" PRIu64
-		 " declared dead, %" PRIu64 " refutations; %" PRIu64
-		 " updates sent, %" PRIu64 " received; %" PRIu64 " push-pulls",
+	log_info("totals: %" PRIu64 " datagrams (%" PRIu64
+		 " bytes) sent, %" PRIu64 " received; %" PRIu64
+		 " probes (%" PRIu64 " indirect, %" PRIu64 " failed); %" PRIu64
+		 " suspicions, %" PRIu64 " declared dead, %" PRIu64
+		 " refutations; %" PRIu64 " updates sent, %" PRIu64
+		 " received; %" PRIu64 " push-pulls",
 		 st->tx_datagrams, st->tx_bytes, st->rx_datagrams, st->probes,
 		 st->indirect_probes, st->probe_failures,
 		 st->suspicions_started, st->declared_dead, st->refutations,

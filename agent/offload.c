@@ -697,7 +697,7 @@ static int target_offer(struct offload *o, const struct node_id *from,
 	o->cpu_reserved += spec->cpu_milli;
 	o->mem_reserved += spec->mem_bytes;
 	o->st.runs++;
-	rc = o->io.run(o->io.ud, spec);
+	rc = o->io.run(o->io.ud, spec, &e->origin);
 	if (rc < 0 && e->st == T_RUNNING) {
 		/* it never started: a decline, so the origin places it again */
 		t_tomb(o, e, now);

@@ -84,7 +84,8 @@ struct offload_io {
 	/* Target: start an accepted workload. 0, or -errno: it never
 	 * started, the offer is declined (POLICY) and the origin places it
 	 * again. Without run the node declines every offer. */
-	int (*run)(void *ud, const struct workload_spec *spec);
+	int (*run)(void *ud, const struct workload_spec *spec,
+		   const struct node_id *origin);
 	/* Target: stop a running offloaded workload (withdrawn or over its
 	 * deadline). Optional. */
 	void (*cancel)(void *ud, const char *workload_id);

@@ -176,7 +176,8 @@ static enum offload_decline io_admit(void *ud, const struct workload_spec *w,
 	return OFFLOAD_DECLINE_NONE;
 }
 
-static int io_run(void *ud, const struct workload_spec *spec)
+static int io_run(void *ud, const struct workload_spec *spec,
+		  const struct node_id *origin)
 {
 	struct offload_svc *svc = ud;
 	struct runtime *rt = runtime_of(svc->a);
@@ -193,11 +194,12 @@ static int io_run(void *ud, const struct workload_spec *spec)
 	}
 	*w = *spec;
 	w->restart = RESTART_NEVER; /* the origin decides about a rerun */
-	rc = runtime_create(rt, w, why, sizeof(why));
+	rc = runtime_create_hosted(rt, w, origin, why, sizeof(why));
 	if (rc == -EEXIST) {
 		/* a finished run of an earlier attempt: replace it */
 		if (runtime_remove(rt, w->id) == 0) {
-			rc = runtime_create(rt, w, why, sizeof(why));
+			rc = runtime_create_hosted(rt, w, origin, why,
+						   sizeof(why));
 		}
 	}
 	if (rc < 0) {

@@ -67,6 +67,8 @@ static bool is_active(const struct wl *w)
 	return w->st.phase == WL_STARTING || w->st.phase == WL_RUNNING;
 }
 
+static int stop_wl(struct wl *w, const char *why);
+
 void runtime_capacity(const struct runtime *rt, struct runtime_capacity *cap)
 {
 	cap->cpu_milli_total = rt->cfg.cpu_milli_capacity;
@@ -263,8 +265,9 @@ static void wl_admit(struct wl *w, bool restart)
 
 	runtime_capacity(rt, &cap);
 	enum runtime_admit d =
-	    restart ? runtime_admit_local(NULL, &w->spec, &cap, why, sizeof(why))
-		    : rt->admit(rt->admit_ud, &w->spec, &cap, why, sizeof(why));
+	    restart
+		? runtime_admit_local(NULL, &w->spec, &cap, why, sizeof(why))
+		: rt->admit(rt->admit_ud, &w->spec, &cap, why, sizeof(why));
 	switch (d) {
 	case ADMIT_RUN_LOCAL:
 		wl_run(w);
@@ -352,7 +355,9 @@ void rt__exited(struct wl *w, bool known, int64_t exit_status, int term_signal)
 	if (w->stopping) {
 		w->stopping = false;
 		w->desired = false;
-		rt__set_phase(w, WL_STOPPED, "stopped by operator");
+		rt__set_phase(w, WL_STOPPED, "%s",
+			      w->stop_why ? w->stop_why
+					  : "stopped by operator");
 		runtime_readmit(rt);
 		return;
 	}
@@ -588,6 +593,23 @@ int runtime_resume(struct runtime *rt)
 	if (n < 0) {
 		return n;
 	}
+	/* A run hosted for a neighbour does not outlive the agent that
+	   hosted it: the offer's state was in memory, so its result could
+	   never be reported, and the origin decides again once the promise
+	   lapses (or this node was declared dead). Letting it go on would
+	   run it twice. */
+	for (struct wl *w = rt->head; w != NULL; w = w->next) {
+		if (!node_id_is_zero(&w->st.origin) &&
+		    (is_active(w) || w->st.phase == WL_PENDING)) {
+			char who[NODE_ID_STR_LEN];
+			node_id_format(&w->st.origin, who);
+			log_warn(
+			    "%s: hosted for %s before this agent restarted;"
+			    " stopped (the origin places it again)",
+			    w->spec.id, who);
+			stop_wl(w, "hosted run ended by an agent restart");
+		}
+	}
 	runtime_readmit(rt);
 	uv_timer_start(&rt->check, on_check, rt->cfg.check_interval_ms,
 		       rt->cfg.check_interval_ms);
@@ -596,6 +618,13 @@ int runtime_resume(struct runtime *rt)
 
 int runtime_create(struct runtime *rt, const struct workload_spec *spec,
 		   char *why, size_t why_len)
+{
+	return runtime_create_hosted(rt, spec, NULL, why, why_len);
+}
+
+int runtime_create_hosted(struct runtime *rt, const struct workload_spec *spec,
+			  const struct node_id *origin, char *why,
+			  size_t why_len)
 {
 	char tmp[WORKLOAD_REASON_MAX];
 	if (why == NULL || why_len == 0) {
@@ -636,6 +665,9 @@ int runtime_create(struct runtime *rt, const struct workload_spec *spec,
 	w->st.phase = WL_PENDING;
 	snprintf(w->st.reason, sizeof(w->st.reason), "created");
 	w->st.created_ms = rt__wall_ms();
+	if (origin != NULL) {
+		w->st.origin = *origin;
+	}
 	int rc = rt__store_insert(w);
 	if (rc != 0) {
 		snprintf(why, why_len, "%s",
@@ -660,7 +692,14 @@ int runtime_stop_workload(struct runtime *rt, const char *id)
 	if (w == NULL) {
 		return -ENOENT;
 	}
+	return stop_wl(w, NULL);
+}
+
+static int stop_wl(struct wl *w, const char *why)
+{
+	struct runtime *rt = w->rt;
 	w->desired = false;
+	w->stop_why = why;
 	if (w->track != TRACK_NONE ||
 	    (w->st.phase == WL_STARTING && w->spec.runtime == RUNTIME_OCI)) {
 		if (!w->stopping) {
@@ -678,7 +717,9 @@ int runtime_stop_workload(struct runtime *rt, const char *id)
 	w->timer_kind = TIMER_IDLE;
 	if (w->st.phase == WL_PENDING || restart_due) {
 		w->st.finished_ms = rt__wall_ms();
-		rt__set_phase(w, WL_STOPPED, "stopped by operator");
+		rt__set_phase(w, WL_STOPPED, "%s",
+			      w->stop_why ? w->stop_why
+					  : "stopped by operator");
 		return 0;
 	}
 	if (rt__store_update(w) != 0) {

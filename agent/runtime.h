@@ -109,7 +109,8 @@ void runtime_set_event_cb(struct runtime *rt, runtime_event_fn fn, void *ud);
  * Load workloads from the store: running ones whose process still exists
  * (same boot, pid and start time) are adopted and tracked; those whose
  * process is gone are handled by their restart policy (after a reboot every
- * desired workload starts again); pending ones are admitted again.
+ * desired workload starts again); pending ones are admitted again. Runs
+ * hosted for a neighbour are stopped (see runtime_create_hosted).
  * Returns the number of rows loaded or -errno.
  */
 int runtime_resume(struct runtime *rt);
@@ -121,6 +122,12 @@ int runtime_resume(struct runtime *rt);
  */
 int runtime_create(struct runtime *rt, const struct workload_spec *spec,
 		   char *why, size_t why_len);
+/* The same for a run hosted for neighbour `origin` (recorded with it): such
+ * a run never outlives the agent, runtime_resume stops it (the offer that
+ * would carry its result back is gone; the origin places it again). */
+int runtime_create_hosted(struct runtime *rt, const struct workload_spec *spec,
+			  const struct node_id *origin, char *why,
+			  size_t why_len);
 
 /*
  * Stop a workload: SIGTERM to its process group, SIGKILL after

@@ -49,6 +49,7 @@ struct wl {
 	struct workload_status st;
 	bool desired;  /* should be running (persisted) */
 	bool stopping; /* operator stop in progress */
+	const char *stop_why; /* reason once stopped (NULL: by operator) */
 	bool removed;  /* unlinked; freed when the timer has closed */
 	enum wl_track track;
 	struct wl_proc *proc; /* our child: the workload or a crun step */

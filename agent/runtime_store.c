@@ -259,18 +259,37 @@ int runtime_spec_decode(const char *buf, size_t len, struct workload_spec *s)
 static const char SQL_INSERT[] =
     "INSERT INTO workloads(id, spec, desired, phase, reason, pid, "
     "start_ticks, boot_id, exit_code, restarts, created_ms, started_ms, "
-    "finished_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-    "?12, ?13)";
+    "finished_ms, placed_on, origin) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+    "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 static const char SQL_UPDATE[] =
     "UPDATE workloads SET desired = ?3, phase = ?4, reason = ?5, "
     "pid = ?6, start_ticks = ?7, boot_id = ?8, exit_code = ?9, "
     "restarts = ?10, created_ms = ?11, started_ms = ?12, "
-    "finished_ms = ?13 WHERE id = ?1";
+    "finished_ms = ?13, placed_on = ?14, origin = ?15 WHERE id = ?1";
 static const char SQL_DELETE[] = "DELETE FROM workloads WHERE id = ?1";
 static const char SQL_LOAD[] =
     "SELECT id, spec, desired, phase, reason, pid, start_ticks, boot_id, "
-    "exit_code, restarts, created_ms, started_ms, finished_ms "
-    "FROM workloads ORDER BY created_ms, rowid";
+    "exit_code, restarts, created_ms, started_ms, finished_ms, placed_on, "
+    "origin FROM workloads ORDER BY created_ms, rowid";
+
+/* A node id column: NULL for the zero id (this node). */
+static void bind_id(sqlite3_stmt *st, int col, const struct node_id *id)
+{
+	if (node_id_is_zero(id)) {
+		sqlite3_bind_null(st, col);
+	} else {
+		sqlite3_bind_blob(st, col, id->b, NODE_ID_LEN,
+				  SQLITE_TRANSIENT);
+	}
+}
+
+static void col_id(sqlite3_stmt *st, int col, struct node_id *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (sqlite3_column_bytes(st, col) == NODE_ID_LEN) {
+		memcpy(out->b, sqlite3_column_blob(st, col), NODE_ID_LEN);
+	}
+}
 
 static void bind_row(sqlite3_stmt *st, struct wl *w)
 {
@@ -287,6 +306,8 @@ static void bind_row(sqlite3_stmt *st, struct wl *w)
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)w->st.created_ms);
 	sqlite3_bind_int64(st, 12, (sqlite3_int64)w->st.started_ms);
 	sqlite3_bind_int64(st, 13, (sqlite3_int64)w->st.finished_ms);
+	bind_id(st, 14, &w->st.placed_on);
+	bind_id(st, 15, &w->st.origin);
 }
 
 static int step_done(struct runtime *rt, sqlite3_stmt *st, const char *what)
@@ -405,6 +426,8 @@ int rt__store_load(struct runtime *rt, rt_load_fn fn)
 		r->status.created_ms = (uint64_t)sqlite3_column_int64(st, 10);
 		r->status.started_ms = (uint64_t)sqlite3_column_int64(st, 11);
 		r->status.finished_ms = (uint64_t)sqlite3_column_int64(st, 12);
+		col_id(st, 13, &r->status.placed_on);
+		col_id(st, 14, &r->status.origin);
 		n++;
 	}
 	sqlite3_reset(st);

@@ -98,6 +98,7 @@ struct workload_status {
 	uint64_t started_ms;
 	uint64_t finished_ms;
 	struct node_id placed_on;  /* zero = this node */
+	struct node_id origin;     /* zero = ours; else hosted for that node */
 };
 
 const char *qos_class_name(enum qos_class q);

@@ -74,8 +74,10 @@ static void f_completed(void *ud, const struct workload_spec *spec,
 	}
 }
 
-static int f_run(void *ud, const struct workload_spec *spec)
+static int f_run(void *ud, const struct workload_spec *spec,
+		 const struct node_id *origin)
 {
+	(void)origin;
 	struct ctx *c = ud;
 	c->runs++;
 	memcpy(c->last_run, spec->id, sizeof(c->last_run));

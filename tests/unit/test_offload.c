@@ -171,8 +171,10 @@ static void io_completed(void *ud, const struct workload_spec *spec,
 	nd->last_res = *res;
 }
 
-static int io_run(void *ud, const struct workload_spec *spec)
+static int io_run(void *ud, const struct workload_spec *spec,
+		  const struct node_id *origin)
 {
+	(void)origin;
 	struct node *nd = ud;
 	int i = widx(spec->id);
 	if (nd->fail_run) {

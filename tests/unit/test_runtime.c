@@ -678,6 +678,57 @@ static void test_adopt_after_restart(void **state)
 	assert_false(alive(kpid));
 }
 
+/* A run hosted for a neighbour ends with the agent: after a restart it is
+ * stopped (its result could no longer reach the origin, which places it
+ * again), while the node's own workloads are adopted; the origin and
+ * placement columns survive the reload. */
+static void test_hosted_run_stopped_after_restart(void **state)
+{
+	(void)state;
+	struct workload_spec s;
+	struct node_id origin, ran_on;
+	char why[WORKLOAD_REASON_MAX];
+	memset(&origin, 0x42, sizeof(origin));
+	memset(&ran_on, 0x43, sizeof(ran_on));
+	/* an offloaded one that has ended elsewhere keeps where it ran */
+	spec_cmd(&s, "away", RESTART_NEVER, 1, "true");
+	create_ok(&s);
+	assert_true(wait_phase("away", WL_EXITED, 2000));
+	close_rt();
+	set_row("UPDATE workloads SET phase = 6 WHERE id = 'away'");
+	open_rt();
+	assert_int_equal(runtime_offload_end(F.rt, "away", &ran_on, 0, "done"),
+			 0);
+	spec_cmd(&s, "guest", RESTART_NEVER, 2, "sleep", "30");
+	assert_int_equal(
+	    runtime_create_hosted(F.rt, &s, &origin, why, sizeof(why)), 0);
+	spec_cmd(&s, "own", RESTART_NEVER, 2, "sleep", "30");
+	create_ok(&s);
+	assert_true(wait_phase("guest", WL_RUNNING, 2000));
+	assert_true(wait_phase("own", WL_RUNNING, 2000));
+	int32_t gpid = status_of("guest").pid;
+	int32_t opid = status_of("own").pid;
+
+	close_rt(); /* the agent goes away; the processes stay */
+	assert_true(alive(gpid));
+	assert_true(alive(opid));
+	open_rt();
+	assert_true(wait_phase("guest", WL_STOPPED, 3000));
+	assert_false(alive(gpid));
+	struct workload_status st = status_of("guest");
+	assert_non_null(strstr(st.reason, "agent restart"));
+	assert_memory_equal(st.origin.b, origin.b, NODE_ID_LEN);
+	st = status_of("own");
+	assert_int_equal(st.phase, WL_RUNNING);
+	assert_int_equal(st.pid, opid);
+	assert_true(node_id_is_zero(&st.origin));
+	st = status_of("away");
+	assert_int_equal(st.phase, WL_EXITED);
+	assert_memory_equal(st.placed_on.b, ran_on.b, NODE_ID_LEN);
+	assert_int_equal(runtime_stop_workload(F.rt, "own"), 0);
+	assert_true(wait_phase("own", WL_STOPPED, 3000));
+}
+
 static void test_recycled_pid_not_adopted(void **state)
 {
 	(void)state;
@@ -1038,6 +1089,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_adopt_after_restart, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_hosted_run_stopped_after_restart,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_recycled_pid_not_adopted,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reboot_restarts_desired, setup,
