@@ -28,7 +28,9 @@
  * (io.redecide). Never twice: a target runs an id at most once per origin
  * attempt; results of an abandoned attempt are acknowledged and ignored.
  * (Across a partition that outlives the withdrawal the two sides cannot
- * agree; the target then stops the workload at its own deadline.)
+ * agree; the target then stops the workload at its own deadline. A target
+ * agent that restarts has lost its offers: the runtime stops the runs it
+ * hosted, and the origin places them again when the promise lapses.)
  */
 #ifndef FARNODE_OFFLOAD_H
 #define FARNODE_OFFLOAD_H

@@ -302,6 +302,42 @@ def main():
        f"A decided job2 {len(d2)} times, each an offload",
        d2)
 
+    # 3. the target's agent crashes but the workload's process lives on,
+    # and the agent is back at once (systemd's restart): the hosted run
+    # must not go on beside the origin's new placement
+    start(target, ports[target], ports["a"], key)  # the node of job2 back
+    wait_for(lambda: all(alive_peers(n) == set(NAMES) - {n}
+                         for n in NAMES), 30)
+    mark3 = os.path.join(WORK, "job3.mark")
+    p = cli("a", "run", "--name", "job3", "--mem", "1Gi", "--deadline",
+            "4s", "--", "sh", "-c",
+            f"echo start >> {mark3}; sleep 3; echo done >> {mark3}")
+    got = wait_for(lambda: where_running("job3", ("b", "c")), 15)
+    ok(p.returncode == 0 and got, "job3 offloaded and running on a "
+       "neighbour", p.stdout + p.stderr + str(got))
+    if not got:
+        return
+    t3, row3 = got
+    stop(t3, signal.SIGKILL)  # the agent only: KillMode=process
+    start(t3, ports[t3], ports["a"], key)
+    stopped = wait_for(lambda: (lambda w: w if w is not None and
+                                w["phase"] == "stopped" else None)(
+        ps(t3, "job3")), 10)
+    ok(stopped is not None and "agent restart" in stopped["reason"],
+       f"{t3} back: its hosted run of job3 was stopped",
+       str(ps(t3, "job3")))
+    end3 = wait_for(lambda: (lambda w: w if w is not None and w["phase"] in
+                             ("exited", "failed") else None)(ps("a", "job3")),
+                    40)
+    time.sleep(1)
+    m = lines(mark3)
+    ok(end3 is not None and end3["phase"] == "exited" and
+       m.count("done") == 1,
+       f"job3 completed exactly once after the re-placement "
+       f"({m.count('start')} starts, {m.count('done')} completion)",
+       str(end3) + str(m) +
+       open(os.path.join(WORK, "a.log")).read()[-2000:])
+
 
 try:
     main()
