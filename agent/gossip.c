@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #define LOG_TAG "gossip"
@@ -292,6 +293,10 @@ static void core_event(void *ud, enum swim_event ev,
 		}
 	} else if (ev == SWIM_EV_SUSPECT && !g->stopping) {
 		uplink_note_member(a, &m->id, 2, m->incarnation);
+	} else if (ev == SWIM_EV_UPDATE && !g->stopping &&
+		   a->gossip_member_fn != NULL) {
+		a->gossip_member_fn(a->gossip_member_ud, &m->id,
+				    GOSSIP_MEMBER_STATE, uv_now(a->loop));
 	}
 }
 
@@ -786,7 +791,8 @@ static bool state_changed(const struct node_state *a,
 	       a->workloads_running != b->workloads_running ||
 	       a->uplink_connected != b->uplink_connected ||
 	       a->policy_version != b->policy_version ||
-	       a->n_labels != b->n_labels || a->cpu_cores != b->cpu_cores;
+	       a->generation != b->generation || a->n_labels != b->n_labels ||
+	       a->cpu_cores != b->cpu_cores;
 }
 
 static void on_state_timer(uv_timer_t *t)
@@ -961,7 +967,10 @@ int gossip_start(struct agent *a)
 				 0);
 	}
 	if (rc == 0) {
-		rc = uv_listen((uv_stream_t *)&g->listener, 64, on_tcp_conn);
+		/* a seed takes the join push-pulls of a whole partition
+		 * that powers up at once: the kernel's full backlog */
+		rc = uv_listen((uv_stream_t *)&g->listener, SOMAXCONN,
+			       on_tcp_conn);
 	}
 	if (rc < 0) {
 		log_error("[gossip] bind %s: %s", c->bind, uv_strerror(rc));

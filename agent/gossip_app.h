@@ -45,6 +45,7 @@ enum gossip_member_ev {
 	GOSSIP_MEMBER_ALIVE = 0, /* joined, or alive again */
 	GOSSIP_MEMBER_DEAD = 1,	 /* declared dead (SWIM_EV_DEAD) */
 	GOSSIP_MEMBER_LEFT = 2,	 /* left gracefully (SWIM_EV_LEFT) */
+	GOSSIP_MEMBER_STATE = 3, /* its node state changed (SWIM_EV_UPDATE) */
 };
 typedef void (*gossip_member_fn)(void *ud, const struct node_id *id,
 				 enum gossip_member_ev ev, uint64_t now_ms);

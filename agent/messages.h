@@ -38,6 +38,8 @@ struct offload_reply {
 	bool accepted;
 	enum offload_decline decline; /* NONE when accepted */
 	uint32_t reserve_ms;	      /* accepted: reservation lifetime */
+	uint64_t generation;	      /* the target agent's start count
+				       * (0 = not told) */
 };
 
 enum offload_outcome {

@@ -59,6 +59,7 @@ struct node_state {
 	uint32_t workloads_running;
 	bool uplink_connected;
 	uint64_t policy_version;
+	uint64_t generation;     /* agent start count; changes on restart */
 	uint32_t n_labels;
 	struct node_label labels[NODE_LABELS_MAX];
 };

@@ -33,7 +33,8 @@ struct oentry {
 	struct workload_spec *spec; /* open entries only */
 	struct sched_decision d;
 	uint32_t queued_ms;
-	bool abandoned; /* closed without an answer: withdraw on contact */
+	bool abandoned;	     /* closed without an answer: withdraw on contact */
+	uint64_t target_gen; /* the target's generation when it accepted */
 	uint64_t created, next_send, deadline;
 };
 
@@ -169,6 +170,8 @@ const char *offload_redo_name(enum offload_redo r)
 		return "overdue";
 	case OFFLOAD_REDO_DEAD:
 		return "target-dead";
+	case OFFLOAD_REDO_RESTARTED:
+		return "target-restarted";
 	}
 	return "unknown";
 }
@@ -426,6 +429,7 @@ static int origin_reply(struct offload *o, const struct node_id *from,
 	}
 	o->st.accepted++;
 	e->st = O_ACCEPTED;
+	e->target_gen = r->generation;
 	e->deadline = now + (uint64_t)r->reserve_ms + o->p.grace_ms;
 	return 0;
 }
@@ -691,6 +695,7 @@ static int target_offer(struct offload *o, const struct node_id *from,
 	e->reply.accepted = true;
 	e->reply.decline = OFFLOAD_DECLINE_NONE;
 	e->reply.reserve_ms = reserve;
+	e->reply.generation = o->p.generation;
 	e->arrived = now;
 	e->promise = now + reserve;
 	e->st = T_RUNNING;
@@ -824,6 +829,25 @@ int offload_recv(struct offload *o, const struct node_id *from, uint32_t type,
 }
 
 /* ---- membership and timers ---------------------------------------- */
+
+int offload_peer_generation(struct offload *o, const struct node_id *peer,
+			    uint64_t gen, uint64_t now)
+{
+	int n = 0;
+
+	for (uint32_t i = 0; i < o->n_slots; i++) {
+		struct oentry *e = &o->o[i];
+		/* only what was accepted before: an offer made again (in
+		 * the redecide below) has no generation yet */
+		if (e->st == O_ACCEPTED && e->target_gen != 0 &&
+		    gen > e->target_gen && node_id_equal(&e->target, peer)) {
+			o->st.target_restarted++;
+			o_abandon(o, e, OFFLOAD_REDO_RESTARTED, now);
+			n++;
+		}
+	}
+	return n;
+}
 
 int offload_peer_dead(struct offload *o, const struct node_id *peer,
 		      uint64_t now)

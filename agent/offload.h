@@ -55,6 +55,8 @@ enum offload_redo {
 	OFFLOAD_REDO_NO_REPLY = 2, /* offer_timeout_ms without a reply */
 	OFFLOAD_REDO_OVERDUE = 3,  /* accepted, no result by the promise */
 	OFFLOAD_REDO_DEAD = 4,	   /* membership declared the target dead */
+	OFFLOAD_REDO_RESTARTED = 5, /* the target agent restarted after it
+				     * accepted (its offers are gone) */
 };
 
 struct offload_io {
@@ -107,6 +109,8 @@ struct offload_params {
 	/* target capacity for offloaded work (0 = accept nothing) */
 	uint32_t cpu_milli;
 	uint64_t mem_bytes;
+	/* this agent's start count, told in accepts (0 = not told) */
+	uint64_t generation;
 };
 
 struct offload_stats {
@@ -118,6 +122,7 @@ struct offload_stats {
 	uint64_t no_reply;    /* offers timed out */
 	uint64_t overdue;     /* accepted offers without a result */
 	uint64_t target_dead; /* offers lost to a dead target */
+	uint64_t target_restarted; /* offers lost to a restarted target */
 	uint64_t completed;   /* results DONE delivered to the scheduler */
 	uint64_t failed;      /* results FAILED delivered */
 	uint64_t redecided;   /* workloads handed back */
@@ -193,6 +198,12 @@ int offload_recv(struct offload *o, const struct node_id *from, uint32_t type,
  */
 int offload_finished(struct offload *o, const char *id, int32_t exit_code,
 		     const char *reason, double energy_j, uint64_t now);
+
+/* `peer` gossips agent generation `gen`: offers it accepted under an
+ * older generation were lost with that agent (its runtime stops the runs
+ * it hosted) and go back to the scheduler now. Returns how many. */
+int offload_peer_generation(struct offload *o, const struct node_id *peer,
+			    uint64_t gen, uint64_t now);
 
 /* Membership declared `peer` dead: every open offer to it goes back to
  * the scheduler now. Returns how many. */

@@ -285,12 +285,25 @@ static void on_member(void *ud, const struct node_id *id,
 		      enum gossip_member_ev ev, uint64_t now)
 {
 	struct offload_svc *svc = ud;
+	const struct swim *core = gossip_core(svc->a);
+	struct swim_member_info mi;
+	int n = 0;
 
-	if (svc->stopping ||
-	    (ev != GOSSIP_MEMBER_DEAD && ev != GOSSIP_MEMBER_LEFT)) {
+	if (svc->stopping) {
 		return;
 	}
-	if (offload_peer_dead(svc->core, id, now) > 0) {
+	if (ev == GOSSIP_MEMBER_STATE) {
+		/* a new generation: the agent restarted and lost the offers
+		 * it accepted before */
+		if (core != NULL && swim_member_find(core, id, &mi) == 0 &&
+		    mi.state != NULL && mi.state->generation != 0) {
+			n = offload_peer_generation(svc->core, id,
+						    mi.state->generation, now);
+		}
+	} else if (ev == GOSSIP_MEMBER_DEAD || ev == GOSSIP_MEMBER_LEFT) {
+		n = offload_peer_dead(svc->core, id, now);
+	}
+	if (n > 0) {
 		arm(svc);
 	}
 }
@@ -392,6 +405,7 @@ int offload_svc_start(struct agent *a, struct offload_svc **out)
 	offload_params_default(&p);
 	/* offer ids unique across restarts: wall-clock ms in the high bits */
 	p.offer_id_base = ((uint64_t)time(NULL) * 1000u) << 16;
+	p.generation = a->generation;
 	if (runtime_of(a) != NULL) {
 		runtime_capacity(runtime_of(a), &cap);
 		p.cpu_milli = cap.cpu_milli_total;

@@ -150,6 +150,7 @@ int runtime_start(struct agent *a)
 	}
 	s->a = a;
 	s->node.temperature_c = -1000.0;
+	s->node.generation = a->generation;
 	fill_config(a, &rc);
 	r = runtime_new(a->loop, a->store, &rc, &s->rt, err, sizeof(err));
 	if (r != 0) {

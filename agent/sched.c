@@ -70,14 +70,14 @@
 
 #include "rng.h"
 
-#define NB_SLOTS 64     /* neighbours remembered (power of two) */
-#define NB_CONSIDER 32  /* neighbours ranked per decision at most */
+#define NB_SLOTS    64 /* neighbours remembered (power of two) */
+#define NB_CONSIDER 32 /* neighbours ranked per decision at most */
 
 /* What this node has learned about offloading to one neighbour. */
 struct nb_entry {
 	struct node_id id;
 	bool used;
-	double v[3][SCHED_EDGES_MAX + 1];   /* qos class x load bucket */
+	double v[3][SCHED_EDGES_MAX + 1]; /* qos class x load bucket */
 	uint32_t n[3][SCHED_EDGES_MAX + 1];
 };
 
@@ -201,7 +201,8 @@ int sched_params_validate(const struct sched_params *p, char *why,
 				"epsilon_min must be in [0, epsilon]");
 	}
 	if (!(p->epsilon_decay > 0.0 && p->epsilon_decay <= 1.0)) {
-		return fail_why(why, why_len, "epsilon_decay must be in (0, 1]");
+		return fail_why(why, why_len,
+				"epsilon_decay must be in (0, 1]");
 	}
 	if (!isfinite(p->q_init) || fabs(p->q_init) > 1e6) {
 		return fail_why(why, why_len, "q_init must be finite");
@@ -218,9 +219,8 @@ int sched_params_validate(const struct sched_params *p, char *why,
 				"bucket edges must be finite, strictly "
 				"increasing, at most 7");
 	}
-	double r[] = {p->reward_met,      p->reward_missed,
-		      p->reward_failed,   p->reward_rejected,
-		      p->reward_deferred, p->hot_temp_c};
+	double r[] = {p->reward_met,	  p->reward_missed,   p->reward_failed,
+		      p->reward_rejected, p->reward_deferred, p->hot_temp_c};
 	if (!(p->defer_ms >= 0.0 && p->defer_ms <= 86400e3)) {
 		return fail_why(why, why_len,
 				"defer_ms must be in [0, 86400000]");
@@ -379,9 +379,8 @@ const char *sched_state_describe(const struct sched *s, uint32_t state,
 		state /= s->dims[i];
 	}
 	snprintf(buf, len, "cpu=%u mem=%u nbload=%u rtt=%u qos=%s uplink=%s",
-		 (unsigned)b[0], (unsigned)b[1], (unsigned)b[2],
-		 (unsigned)b[3], qos_class_name((enum qos_class)b[4]),
-		 b[5] ? "up" : "down");
+		 (unsigned)b[0], (unsigned)b[1], (unsigned)b[2], (unsigned)b[3],
+		 qos_class_name((enum qos_class)b[4]), b[5] ? "up" : "down");
 	return buf;
 }
 
@@ -527,7 +526,7 @@ static int state_of(const struct sched *s, const struct sched_snapshot *snap,
 	double mem_used = NAN;
 	if (l->mem_total_bytes > 0 && l->mem_free_bytes <= l->mem_total_bytes) {
 		mem_used = 1.0 - (double)l->mem_free_bytes /
-				       (double)l->mem_total_bytes;
+				     (double)l->mem_total_bytes;
 	}
 	b[1] = sched_bucket(&p->mem_used, mem_used);
 	if (r->n > 0) {
@@ -570,16 +569,16 @@ int sched_state(const struct sched *s, const struct sched_snapshot *snap,
 static bool has_labels(const struct node_state *n,
 		       const struct workload_spec *w)
 {
-	uint32_t nl = n->n_labels < NODE_LABELS_MAX ? n->n_labels
-						     : NODE_LABELS_MAX;
+	uint32_t nl =
+	    n->n_labels < NODE_LABELS_MAX ? n->n_labels : NODE_LABELS_MAX;
 	uint32_t wl = w->n_locality < 4 ? w->n_locality : 4;
 	for (uint32_t i = 0; i < wl; i++) {
 		bool found = false;
 		for (uint32_t j = 0; j < nl && !found; j++) {
-			found = strcmp(n->labels[j].key, w->locality[i].key) ==
-					0 &&
-				strcmp(n->labels[j].value,
-				       w->locality[i].value) == 0;
+			found =
+			    strcmp(n->labels[j].key, w->locality[i].key) == 0 &&
+			    strcmp(n->labels[j].value, w->locality[i].value) ==
+				0;
 		}
 		if (!found) {
 			return false;
@@ -625,14 +624,14 @@ static uint32_t mask_of(const struct sched *s,
 	if (!(forbid & SCHED_FORBID_OFFLOAD)) {
 		for (uint32_t rk = 1; rk <= r->n; rk++) {
 			const struct sched_neighbour *nb =
-				&snap->nb[r->idx[rk - 1]];
+			    &snap->nb[r->idx[rk - 1]];
 			if (!node_fits(s, &nb->node, w)) {
 				continue;
 			}
 			if (w->min_bandwidth_bps > 0 &&
 			    nb->link.bandwidth_bps >= 0.0 &&
 			    nb->link.bandwidth_bps <
-				    (double)w->min_bandwidth_bps) {
+				(double)w->min_bandwidth_bps) {
 				continue;
 			}
 			allowed |= 1u << rk;
@@ -699,8 +698,8 @@ uint32_t sched_action_of(const struct sched *s, enum sched_kind kind,
 	}
 }
 
-const char *sched_action_name(const struct sched *s, uint32_t action,
-			      char *buf, size_t len)
+const char *sched_action_name(const struct sched *s, uint32_t action, char *buf,
+			      size_t len)
 {
 	uint32_t rank;
 	switch (sched_action_kind(s, action, &rank)) {
@@ -727,16 +726,15 @@ double sched_epsilon(const struct sched *s)
 
 static void why_all_masked(const struct sched *s,
 			   const struct sched_snapshot *snap,
-			   const struct workload_spec *w, char *why,
-			   size_t len)
+			   const struct workload_spec *w, char *why, size_t len)
 {
 	uint32_t q = (uint32_t)w->qos <= QOS_GOLD ? (uint32_t)w->qos : QOS_GOLD;
 	snprintf(why, len,
 		 "every action masked for %s workload '%.24s' (policy "
 		 "forbids 0x%x, %u neighbours, locality %u, energy %.1f W)",
-		 qos_class_name(w->qos), w->id,
-		 (unsigned)s->p.policy_forbid[q], (unsigned)snap->n_nb,
-		 (unsigned)w->n_locality, w->energy_limit_watts);
+		 qos_class_name(w->qos), w->id, (unsigned)s->p.policy_forbid[q],
+		 (unsigned)snap->n_nb, (unsigned)w->n_locality,
+		 w->energy_limit_watts);
 }
 
 int sched_decide(struct sched *s, const struct sched_snapshot *snap,
@@ -787,11 +785,22 @@ int sched_decide(struct sched *s, const struct sched_snapshot *snap,
 		s->stats.explored++;
 	} else {
 		const double *row = &s->q[(size_t)state * s->n_actions];
+		const uint32_t *seen = &s->visits[(size_t)state * s->n_actions];
+		const uint32_t reject = s->p.neighbours_k + 2;
+		struct sched_outcome rej = {.result = SCHED_OUT_REJECTED};
 		double best = 0.0;
 		bool have = false;
 		for (uint32_t a = 0; a < s->n_actions; a++) {
-			if ((allowed & (1u << a)) && (!have || row[a] > best)) {
-				best = row[a];
+			double v = row[a];
+			if (a == reject && seen[a] == 0) {
+				/* rejection ends the workload with a fixed
+				 * reward: its value is known without trying
+				 * it (q_init would make an untried rejection
+				 * beat an action that once went wrong) */
+				v = sched_reward(s, w, &rej);
+			}
+			if ((allowed & (1u << a)) && (!have || v > best)) {
+				best = v;
 				action = a;
 				have = true;
 			}
@@ -801,11 +810,11 @@ int sched_decide(struct sched *s, const struct sched_snapshot *snap,
 	out->kind = sched_action_kind(s, action, &out->rank);
 	if (out->kind == SCHED_OFFLOAD) {
 		const struct sched_neighbour *nb =
-			&snap->nb[r.idx[out->rank - 1]];
+		    &snap->nb[r.idx[out->rank - 1]];
 		out->nb_index = (int32_t)r.idx[out->rank - 1];
 		out->nb_id = nb->id;
-		out->nb_bucket = sched_bucket(&s->p.nb_load,
-					      sched_node_load(&nb->node));
+		out->nb_bucket =
+		    sched_bucket(&s->p.nb_load, sched_node_load(&nb->node));
 	}
 	return 0;
 }
@@ -816,8 +825,8 @@ double sched_reward(const struct sched *s, const struct workload_spec *w,
 	const struct sched_params *p = &s->p;
 	uint32_t q = (uint32_t)w->qos <= QOS_GOLD ? (uint32_t)w->qos : QOS_GOLD;
 	uint32_t prof = (uint32_t)w->profile <= PERF_RESILIENCE
-				? (uint32_t)w->profile
-				: PERF_LATENCY;
+			    ? (uint32_t)w->profile
+			    : PERF_LATENCY;
 	double cw = p->class_weight[q];
 	switch (o->result) {
 	case SCHED_OUT_REJECTED:
@@ -842,8 +851,8 @@ double sched_reward(const struct sched *s, const struct workload_spec *w,
 	}
 	/* Shaping: how much of the deadline (or reference) was used, and
 	 * the energy spent, both capped so one outlier cannot dominate. */
-	double scale = w->max_delay_ms > 0 ? (double)w->max_delay_ms
-					   : p->latency_ref_ms;
+	double scale =
+	    w->max_delay_ms > 0 ? (double)w->max_delay_ms : p->latency_ref_ms;
 	double lat = o->latency_ms / scale;
 	if (lat > 3.0) {
 		lat = 3.0;
@@ -865,8 +874,8 @@ static void mark_dirty(struct sched *s, uint32_t cell)
 	}
 }
 
-int sched_learn(struct sched *s, uint32_t state, uint32_t action,
-		double reward, uint32_t next)
+int sched_learn(struct sched *s, uint32_t state, uint32_t action, double reward,
+		uint32_t next)
 {
 	if (!isfinite(reward) || state >= s->n_states ||
 	    action >= s->n_actions ||

@@ -71,6 +71,7 @@ int wire_node_state_encode(const struct node_state *s, uint8_t *out, size_t cap,
 	m.workloads_running = s->workloads_running;
 	m.uplink_connected = s->uplink_connected;
 	m.policy_version = s->policy_version;
+	m.generation = s->generation;
 	m.n_labels = s->n_labels;
 	m.labels = labp;
 	rc = wire__room(farnode__v1__node_state__get_packed_size(&m), cap,
@@ -123,6 +124,7 @@ int wire_node_state_decode(const uint8_t *p, size_t len, struct node_state *s)
 	s->workloads_running = m->workloads_running;
 	s->uplink_connected = m->uplink_connected;
 	s->policy_version = m->policy_version;
+	s->generation = m->generation;
 	rc = 0;
 out:
 	wire__arena_free(&a);

@@ -85,6 +85,7 @@ int wire_offload_reply_encode(const struct offload_reply *r, uint8_t *out,
 	m.accepted = r->accepted;
 	m.decline = (Farnode__V1__OffloadDecline)r->decline;
 	m.reserve_ms = r->reserve_ms;
+	m.generation = r->generation;
 	rc = wire__room(farnode__v1__offload_reply__get_packed_size(&m), cap,
 			out_len);
 	if (rc < 0) {
@@ -120,6 +121,7 @@ int wire_offload_reply_decode(const uint8_t *p, size_t len,
 	r->accepted = m->accepted;
 	r->decline = (enum offload_decline)m->decline;
 	r->reserve_ms = m->reserve_ms;
+	r->generation = m->generation;
 	return 0;
 }
 

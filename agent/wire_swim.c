@@ -183,6 +183,7 @@ static void state_to_pb(const struct node_state *st,
 	pb->workloads_running = st->workloads_running;
 	pb->uplink_connected = st->uplink_connected;
 	pb->policy_version = st->policy_version;
+	pb->generation = st->generation;
 	uint32_t n = st->n_labels;
 	if (n > NODE_LABELS_MAX) {
 		n = NODE_LABELS_MAX;
@@ -225,6 +226,7 @@ static int state_from_pb(const Farnode__V1__SwimNodeState *pb,
 	st->workloads_running = pb->workloads_running;
 	st->uplink_connected = pb->uplink_connected;
 	st->policy_version = pb->policy_version;
+	st->generation = pb->generation;
 	for (size_t i = 0; i < pb->n_labels; i++) {
 		const Farnode__V1__SwimLabel *l = pb->labels[i];
 		if (!str_ok(l->key, NODE_LABEL_KEY_MAX) || l->key[0] == '\0' ||

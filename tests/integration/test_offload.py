@@ -309,8 +309,7 @@ def main():
     wait_for(lambda: all(alive_peers(n) == set(NAMES) - {n}
                          for n in NAMES), 30)
     mark3 = os.path.join(WORK, "job3.mark")
-    p = cli("a", "run", "--name", "job3", "--mem", "1Gi", "--deadline",
-            "4s", "--", "sh", "-c",
+    p = cli("a", "run", "--name", "job3", "--mem", "1Gi", "--", "sh", "-c",
             f"echo start >> {mark3}; sleep 3; echo done >> {mark3}")
     got = wait_for(lambda: where_running("job3", ("b", "c")), 15)
     ok(p.returncode == 0 and got, "job3 offloaded and running on a "
@@ -320,12 +319,15 @@ def main():
     t3, row3 = got
     stop(t3, signal.SIGKILL)  # the agent only: KillMode=process
     start(t3, ports[t3], ports["a"], key)
-    stopped = wait_for(lambda: (lambda w: w if w is not None and
-                                w["phase"] == "stopped" else None)(
-        ps(t3, "job3")), 10)
-    ok(stopped is not None and "agent restart" in stopped["reason"],
+    # (the origin may place it on the same node again: the stop is in
+    # the log, the record may already belong to the new run)
+    t3log = os.path.join(WORK, f"{t3}.log")
+    stopped = wait_for(lambda: any(
+        "job3" in line and "hosted run ended by an agent restart" in line
+        for line in lines(t3log)), 10)
+    ok(stopped is not None,
        f"{t3} back: its hosted run of job3 was stopped",
-       str(ps(t3, "job3")))
+       "\n".join(lines(t3log)[-10:]))
     end3 = wait_for(lambda: (lambda w: w if w is not None and w["phase"] in
                              ("exited", "failed") else None)(ps("a", "job3")),
                     40)

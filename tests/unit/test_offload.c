@@ -220,6 +220,7 @@ static struct net *net_new(uint32_t cpu_b, uint32_t cpu_c)
 		p.offer_id_base = 1000 * (uint64_t)(i + 1);
 		p.cpu_milli = i == 0 ? 0 : (i == 1 ? cpu_b : cpu_c);
 		p.mem_bytes = 64u << 20;
+		p.generation = 5 + (uint64_t)i;
 		io.ud = nd;
 		assert_int_equal(offload_new(&nd->id, &p, &io, &nd->o), 0);
 	}
@@ -403,6 +404,48 @@ static void test_target_dies_mid_run(void **st)
 	assert_true(offload_stats(net->n[0].o)->dup_results >= 1);
 	assert_int_equal(offload_stats(net->n[1].o)->result_acked, 1);
 	assert_false(offload_is_hosting(net->n[1].o, "w3"));
+	net_free(net);
+}
+
+/* The target's agent restarts (its offers are gone): a newer generation
+ * in its gossip sends what it accepted back to the scheduler, an equal or
+ * older one does not, and an offer it accepted after the restart stays. */
+static void test_target_restarts(void **st)
+{
+	(void)st;
+	struct net *net = net_new(2000, 2000);
+
+	offer(net, 0, 1, 4, 500);
+	pump(net);
+	assert_int_equal(net->n[1].runs[4], 1);
+	/* node 1 accepted at generation 6 */
+	assert_int_equal(
+	    offload_peer_generation(net->n[0].o, &net->n[1].id, 6, net->now),
+	    0);
+	assert_int_equal(
+	    offload_peer_generation(net->n[0].o, &net->n[1].id, 2, net->now),
+	    0);
+	assert_int_equal(
+	    offload_peer_generation(net->n[0].o, &net->n[2].id, 9, net->now),
+	    0);
+	assert_int_equal(net->n[0].redecided[4], 0);
+	/* restarted: placed again, here on the same node (its new agent) */
+	net->n[0].next_target = 1;
+	assert_int_equal(
+	    offload_peer_generation(net->n[0].o, &net->n[1].id, 7, net->now),
+	    1);
+	assert_int_equal(net->n[0].last_redo, OFFLOAD_REDO_RESTARTED);
+	assert_int_equal(net->n[0].redecided[4], 1);
+	assert_int_equal(offload_stats(net->n[0].o)->target_restarted, 1);
+	/* the new offer is not caught by the same generation again */
+	assert_int_equal(
+	    offload_peer_generation(net->n[0].o, &net->n[1].id, 7, net->now),
+	    0);
+	pump(net);
+	advance(net, 500);
+	finish(net, 1, 4, 0);
+	advance(net, 1000);
+	assert_int_equal(net->n[0].completed[4], 1);
 	net_free(net);
 }
 
@@ -902,6 +945,7 @@ int main(void)
 	    cmocka_unit_test(test_happy_path),
 	    cmocka_unit_test(test_decline_redecide),
 	    cmocka_unit_test(test_target_dies_mid_run),
+	    cmocka_unit_test(test_target_restarts),
 	    cmocka_unit_test(test_withdrawal_stops_run),
 	    cmocka_unit_test(test_lost_messages),
 	    cmocka_unit_test(test_dup_reorder_stress),

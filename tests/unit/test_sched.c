@@ -373,6 +373,23 @@ static void test_exploration_and_greedy(void **st)
 	assert_string_equal(sched_action_name(f.s, 4, name, sizeof(name)),
 			    "defer");
 	assert_int_equal(sched_action_of(f.s, SCHED_REJECT, 0), 5);
+
+	/* An untried rejection is worth its known reward, not q_init: once
+	 * every other permitted action went slightly wrong, greedy still
+	 * does not give the workload up... */
+	for (uint32_t a = 0; a < 5; a++) {
+		assert_int_equal(sched_q_set(f.s, d.state, a, -0.01, 1, false),
+				 0);
+	}
+	assert_int_equal(sched_decide(f.s, &f.snap, &f.w, &d), 0);
+	assert_true(d.kind != SCHED_REJECT);
+	/* ...but when they are worse than giving up, it gives up */
+	for (uint32_t a = 0; a < 5; a++) {
+		assert_int_equal(sched_q_set(f.s, d.state, a, -5.0, 1, false),
+				 0);
+	}
+	assert_int_equal(sched_decide(f.s, &f.snap, &f.w, &d), 0);
+	assert_int_equal(d.kind, SCHED_REJECT);
 	sched_free(f.s);
 }
 

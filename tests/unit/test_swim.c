@@ -919,6 +919,7 @@ static void test_state_versions_and_pushpull(void **state)
 	u.has_state = true;
 	u.state.version = 3;
 	u.state.mem_free_bytes = 1234;
+	u.state.generation = 77;
 	gossip_from(0, &u, 1);
 	u.state.version = 2; /* older: ignored */
 	u.state.mem_free_bytes = 1;
@@ -940,7 +941,9 @@ static void test_state_versions_and_pushpull(void **state)
 		struct swim_update r;
 		assert_int_equal(wire_swim_pp_member(&pp, i, &r), 0);
 		if (node_id_equal(&r.id, &H.peer[0])) {
-			found = r.has_state && r.state.mem_free_bytes == 1234;
+			found = r.has_state &&
+				r.state.mem_free_bytes == 1234 &&
+				r.state.generation == 77;
 		}
 	}
 	assert_true(found);

@@ -219,6 +219,7 @@ static void make_state(struct node_state *s, struct rng *r)
 	s->workloads_running = rng_below(r, 100);
 	s->uplink_connected = rng_below(r, 2);
 	s->policy_version = rng_below(r, 1000);
+	s->generation = rng_next(r);
 	s->n_labels = rng_below(r, NODE_LABELS_MAX + 1);
 	for (uint32_t i = 0; i < s->n_labels; i++) {
 		snprintf(s->labels[i].key, sizeof(s->labels[i].key), "key%u",
@@ -482,6 +483,7 @@ static void test_offload_roundtrip(void **state)
 		rp.decline =
 		    acc ? OFFLOAD_DECLINE_NONE : OFFLOAD_DECLINE_LOCALITY;
 		rp.reserve_ms = acc ? 30000 : 0;
+		rp.generation = acc ? 41 : 0;
 		assert_int_equal(
 		    wire_offload_reply_encode(&rp, buf, sizeof(buf), &n), 0);
 		memset(&rd, 0x33, sizeof(rd));
