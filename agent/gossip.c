@@ -47,6 +47,9 @@ struct pp_conn {
 	bool client;
 	bool join;
 	bool replied;
+	bool app;     /* carries one application message, not state */
+	uint8_t *out; /* client app connection: the envelope to send */
+	size_t out_len;
 	char peer[64];
 	uint8_t *in; /* raw stream bytes not yet framed */
 	size_t in_len, in_cap;
@@ -83,6 +86,7 @@ struct gossip {
 	uint64_t udp_sent_packets; /* every datagram handed to the socket */
 	uint64_t udp_sent_bytes;
 	uint64_t app_sent;
+	uint64_t app_stream_sent; /* of which over TCP (too big for UDP) */
 	uint64_t app_received;
 	uint64_t app_dropped;
 	uint8_t rxbuf[65536];
@@ -324,13 +328,14 @@ static void alloc_rx(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
  * datagram was one (delivered or dropped).
  */
 static bool deliver_app(struct gossip *g, const uint8_t *pt, size_t n,
-			uint64_t now)
+			uint64_t now, bool stream)
 {
 	struct wire_envelope h;
 	const uint8_t *body = NULL;
 	size_t blen = 0;
-	if (wire_envelope_decode(pt, n, &h, &body, &blen) != 0 ||
-	    h.type < WIRE_OFFLOAD_OFFER || h.type > WIRE_Q_SHARE) {
+	int rc = stream ? wire_stream_envelope_decode(pt, n, &h, &body, &blen)
+			: wire_envelope_decode(pt, n, &h, &body, &blen);
+	if (rc != 0 || h.type < WIRE_OFFLOAD_OFFER || h.type > WIRE_Q_SHARE) {
 		return false; /* SWIM's, or the core counts it as malformed */
 	}
 	struct agent *a = g->a;
@@ -372,7 +377,7 @@ static void on_udp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		}
 		return;
 	}
-	if (deliver_app(g, g->pt, n, now)) {
+	if (deliver_app(g, g->pt, n, now, false)) {
 		return;
 	}
 	swim_recv(g->core, &from, g->pt, n, now);
@@ -396,6 +401,7 @@ static void conn_closed(uv_handle_t *h)
 	}
 	free(c->in);
 	free(c->msg);
+	free(c->out);
 	free(c);
 	if (--g->open_handles == 0) {
 		swim_free(g->core);
@@ -445,16 +451,19 @@ static void on_written(uv_write_t *w, int status)
 	free(pw);
 }
 
-/* Seal our exported state into frames and write them. */
-static int send_state(struct pp_conn *c, bool join, bool close_after)
+/* Frame flags: the first plaintext byte of every frame. */
+#define FRAME_LAST 1u /* the message ends with this frame */
+#define FRAME_APP  2u /* an application envelope, not push-pull state */
+
+/* Seal data[0..len) into frames (flags on each, FRAME_LAST on the final
+ * one) and write them. */
+static int send_frames(struct pp_conn *c, const uint8_t *data, size_t len,
+		       uint8_t flags, bool close_after)
 {
 	struct gossip *g = c->g;
-	uint8_t *state = NULL, *out = NULL;
-	size_t len = 0, off = 0, o = 0;
-	int rc = swim_pushpull_export(g->core, join, &state, &len);
-	if (rc < 0) {
-		return rc;
-	}
+	uint8_t *out = NULL;
+	size_t off = 0, o = 0;
+	int rc;
 	size_t frames = len / PP_CHUNK + 1;
 	size_t cap = len + frames * (4 + 1 + CRYPTO_SEAL_OVERHEAD);
 	uint8_t *chunk = malloc(PP_CHUNK + 1);
@@ -466,8 +475,8 @@ static int send_state(struct pp_conn *c, bool join, bool close_after)
 	}
 	do {
 		size_t n = len - off > PP_CHUNK ? PP_CHUNK : len - off;
-		chunk[0] = off + n == len;
-		memcpy(chunk + 1, state + off, n);
+		chunk[0] = (uint8_t)(flags | (off + n == len ? FRAME_LAST : 0));
+		memcpy(chunk + 1, data + off, n);
 		size_t sl;
 		rc = seal(g, chunk, n + 1, out + o + 4, cap - o - 4, &sl);
 		if (rc < 0) {
@@ -489,12 +498,24 @@ static int send_state(struct pp_conn *c, bool join, bool close_after)
 		goto fail;
 	}
 	free(chunk);
-	free(state);
 	return 0;
 fail:
 	free(chunk);
 	free(out);
 	free(pw);
+	return rc;
+}
+
+/* Seal our exported state into frames and write them. */
+static int send_state(struct pp_conn *c, bool join, bool close_after)
+{
+	uint8_t *state = NULL;
+	size_t len = 0;
+	int rc = swim_pushpull_export(c->g->core, join, &state, &len);
+	if (rc < 0) {
+		return rc;
+	}
+	rc = send_frames(c, state, len, 0, close_after);
 	free(state);
 	return rc;
 }
@@ -576,8 +597,17 @@ static void on_tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			return;
 		}
 		pos += 4 + fl;
-		if (c->msg_len + n - 1 > SWIM_PUSHPULL_MAX_BYTES) {
-			conn_fail(c, "state too big");
+		bool app = (g->pt[0] & FRAME_APP) != 0;
+		if (c->msg_len == 0 && !c->client) {
+			c->app = app; /* the first frame tells */
+		}
+		if (app != c->app || (app && c->client)) {
+			conn_fail(c, "unexpected frame kind");
+			return;
+		}
+		if (c->msg_len + n - 1 > (app ? WIRE_STREAM_ENVELOPE_MAX
+					      : SWIM_PUSHPULL_MAX_BYTES)) {
+			conn_fail(c, app ? "message too big" : "state too big");
 			return;
 		}
 		if (c->msg_len + n > c->msg_cap) {
@@ -592,8 +622,16 @@ static void on_tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		}
 		memcpy(c->msg + c->msg_len, g->pt + 1, n - 1);
 		c->msg_len += n - 1;
-		if (g->pt[0] & 1) {
+		if (g->pt[0] & FRAME_LAST) {
 			uv_read_stop(s);
+			if (c->app) {
+				if (!deliver_app(g, c->msg, c->msg_len,
+						 uv_now(g->a->loop), true)) {
+					g->app_dropped++;
+				}
+				conn_close(c);
+				return;
+			}
 			state_done(c);
 			return;
 		}
@@ -626,6 +664,13 @@ static void on_connected(uv_connect_t *req, int status)
 	struct pp_conn *c = req->data;
 	if (status < 0) {
 		conn_fail(c, uv_strerror(status));
+		return;
+	}
+	if (c->app) {
+		/* one message, then close: nothing comes back */
+		if (send_frames(c, c->out, c->out_len, FRAME_APP, true) < 0) {
+			conn_fail(c, "cannot send a message");
+		}
 		return;
 	}
 	if (send_state(c, c->join, false) < 0) {
@@ -1096,6 +1141,47 @@ int gossip_leave(struct agent *a, void (*done)(void *ud), void *ud)
 
 /* ---- application messages (gossip_app.h) ---- */
 
+/* An application message too big for a datagram: one TCP connection to
+ * the member's gossip port, the envelope in sealed frames, then close.
+ * Fire and forget like a datagram (the offload protocol retransmits). */
+static int send_app_stream(struct gossip *g, const struct swim_addr *to,
+			   const struct wire_envelope *h, const uint8_t *body,
+			   size_t len)
+{
+	size_t cap = len + WIRE_ENVELOPE_OVERHEAD, n = 0;
+	uint8_t *env = malloc(cap);
+	if (env == NULL) {
+		return -ENOMEM;
+	}
+	int rc = wire_stream_envelope_encode(h, body, len, env, cap, &n);
+	if (rc < 0) {
+		free(env);
+		return rc;
+	}
+	struct pp_conn *c = conn_new(g);
+	if (c == NULL) {
+		free(env);
+		return -ENOMEM;
+	}
+	c->client = true;
+	c->app = true;
+	c->out = env;
+	c->out_len = n;
+	struct sockaddr_storage ss;
+	to_sockaddr(to, &ss);
+	fmt_sockaddr((const struct sockaddr *)&ss, c->peer, sizeof(c->peer));
+	c->connect.data = c;
+	rc = uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&ss,
+			    on_connected);
+	if (rc < 0) {
+		conn_fail(c, uv_strerror(rc));
+		return rc;
+	}
+	g->app_sent++;
+	g->app_stream_sent++;
+	return 0;
+}
+
 int gossip_send_app(struct agent *a, const struct node_id *to, uint32_t type,
 		    const uint8_t *body, size_t len)
 {
@@ -1112,8 +1198,8 @@ int gossip_send_app(struct agent *a, const struct node_id *to, uint32_t type,
 	if (g == NULL || g->stopping) {
 		return -ENOTCONN;
 	}
-	if (len > WIRE_BODY_MAX) {
-		return -EMSGSIZE; /* no stream channel for app messages yet */
+	if (len > WIRE_STREAM_BODY_MAX) {
+		return -EMSGSIZE;
 	}
 	if (node_id_equal(to, &a->id) ||
 	    swim_member_find(g->core, to, &m) != 0 || m.status == SWIM_DEAD ||
@@ -1126,6 +1212,9 @@ int gossip_send_app(struct agent *a, const struct node_id *to, uint32_t type,
 	    .incarnation = swim_incarnation(g->core),
 	    .type = (enum wire_type)type,
 	};
+	if (len > WIRE_BODY_MAX) {
+		return send_app_stream(g, &m.addr, &h, body, len);
+	}
 	int rc =
 	    wire_envelope_encode(&h, body, len, env, sizeof(env), &env_len);
 	if (rc < 0) {

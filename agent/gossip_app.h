@@ -19,9 +19,10 @@ struct agent;
  * to member `to`: Envelope{WIRE_VERSION, our id, our incarnation, type,
  * body}, sealed with the primary gossip key exactly like SWIM datagrams,
  * to the member's current gossip address. Bodies up to WIRE_BODY_MAX go
- * as one UDP datagram; larger ones (up to OFFLOAD_BODY_MAX, an offer
- * with a large spec) over the sealed TCP stream channel, or -EMSGSIZE
- * when the transport has none. Fire and forget: the caller retransmits.
+ * as one UDP datagram; larger ones (up to WIRE_STREAM_BODY_MAX, e.g. an
+ * offer with a large spec) over one TCP connection to the member's gossip
+ * port, in sealed frames marked as an application message, then closed.
+ * Fire and forget: the caller retransmits.
  * Returns 0 (handed to the socket), -EINVAL (type outside 10-13, NULL
  * body with len > 0), -EMSGSIZE, -EHOSTUNREACH (`to` unknown, dead, left
  * or ourselves), -ENOTCONN (gossip not running).

@@ -130,9 +130,9 @@ int wire__str_in(char *dst, size_t dst_cap, const char *src)
 	return 0;
 }
 
-int wire_envelope_encode(const struct wire_envelope *h, const uint8_t *body,
-			 size_t body_len, uint8_t *out, size_t cap,
-			 size_t *out_len)
+static int envelope_encode(const struct wire_envelope *h, const uint8_t *body,
+			   size_t body_len, uint8_t *out, size_t cap,
+			   size_t *out_len, size_t body_max)
 {
 	Farnode__V1__Envelope env = FARNODE__V1__ENVELOPE__INIT;
 	size_t need;
@@ -141,7 +141,7 @@ int wire_envelope_encode(const struct wire_envelope *h, const uint8_t *body,
 	    (body == NULL && body_len > 0)) {
 		return -EINVAL;
 	}
-	if (body_len > WIRE_BODY_MAX) {
+	if (body_len > body_max) {
 		return -EMSGSIZE;
 	}
 	env.version = h->version;
@@ -157,6 +157,22 @@ int wire_envelope_encode(const struct wire_envelope *h, const uint8_t *body,
 	}
 	*out_len = farnode__v1__envelope__pack(&env, out);
 	return 0;
+}
+
+int wire_envelope_encode(const struct wire_envelope *h, const uint8_t *body,
+			 size_t body_len, uint8_t *out, size_t cap,
+			 size_t *out_len)
+{
+	return envelope_encode(h, body, body_len, out, cap, out_len,
+			       WIRE_BODY_MAX);
+}
+
+int wire_stream_envelope_encode(const struct wire_envelope *h,
+				const uint8_t *body, size_t body_len,
+				uint8_t *out, size_t cap, size_t *out_len)
+{
+	return envelope_encode(h, body, body_len, out, cap, out_len,
+			       WIRE_STREAM_BODY_MAX);
 }
 
 /* ---- a minimal protobuf reader ------------------------------------- */
@@ -337,8 +353,27 @@ void wire__arena_free(struct wire__arena *a)
 	a->cap = a->used = 0;
 }
 
+static int envelope_decode(const uint8_t *p, size_t len,
+			   struct wire_envelope *h, const uint8_t **body,
+			   size_t *body_len, size_t max);
+
 int wire_envelope_decode(const uint8_t *p, size_t len, struct wire_envelope *h,
 			 const uint8_t **body, size_t *body_len)
+{
+	return envelope_decode(p, len, h, body, body_len, WIRE_ENVELOPE_MAX);
+}
+
+int wire_stream_envelope_decode(const uint8_t *p, size_t len,
+				struct wire_envelope *h, const uint8_t **body,
+				size_t *body_len)
+{
+	return envelope_decode(p, len, h, body, body_len,
+			       WIRE_STREAM_ENVELOPE_MAX);
+}
+
+static int envelope_decode(const uint8_t *p, size_t len,
+			   struct wire_envelope *h, const uint8_t **body,
+			   size_t *body_len, size_t max)
 {
 	struct wire__field f;
 	size_t pos = 0;
@@ -348,7 +383,7 @@ int wire_envelope_decode(const uint8_t *p, size_t len, struct wire_envelope *h,
 	size_t sender_len = 0, b_len = 0;
 	int rc;
 
-	if (len > WIRE_ENVELOPE_MAX) {
+	if (len > max) {
 		return -EMSGSIZE;
 	}
 	while ((rc = wire__next(p, len, &pos, &f)) > 0) {

@@ -55,6 +55,10 @@
 #define WIRE_ENVELOPE_OVERHEAD 41
 /* Largest body that always fits one datagram after envelope and sealing. */
 #define WIRE_BODY_MAX (WIRE_ENVELOPE_MAX - WIRE_ENVELOPE_OVERHEAD)
+/* Application messages too big for a datagram travel over the gossip TCP
+ * channel (sealed frames); their envelope is bounded by this. */
+#define WIRE_STREAM_BODY_MAX (64u * 1024)
+#define WIRE_STREAM_ENVELOPE_MAX (WIRE_STREAM_BODY_MAX + WIRE_ENVELOPE_OVERHEAD)
 
 /* Message types (proto/envelope.proto MessageType; numbers are protocol). */
 enum wire_type {
@@ -106,6 +110,14 @@ int wire_envelope_encode(const struct wire_envelope *h, const uint8_t *body,
  */
 int wire_envelope_decode(const uint8_t *p, size_t len, struct wire_envelope *h,
 			 const uint8_t **body, size_t *body_len);
+/* The same for an envelope carried over a stream: bodies up to
+ * WIRE_STREAM_BODY_MAX, envelopes up to WIRE_STREAM_ENVELOPE_MAX. */
+int wire_stream_envelope_encode(const struct wire_envelope *h,
+				const uint8_t *body, size_t body_len,
+				uint8_t *out, size_t cap, size_t *out_len);
+int wire_stream_envelope_decode(const uint8_t *p, size_t len,
+				struct wire_envelope *h, const uint8_t **body,
+				size_t *body_len);
 
 /* ---- node and link state (proto/node.proto) ----------------------- */
 

@@ -340,6 +340,25 @@ def main():
        str(end3) + str(m) +
        open(os.path.join(WORK, "a.log")).read()[-2000:])
 
+    # 4. a spec bigger than one datagram (16 environment variables of 200
+    # bytes): the offer travels over the gossip TCP channel
+    mark4 = os.path.join(WORK, "job4.mark")
+    env = []
+    for k in range(16):
+        env += ["--env", f"BIG{k}=" + chr(ord("a") + k) * 200]
+    p = cli("a", "run", "--name", "job4", "--mem", "1Gi", *env, "--", "sh",
+            "-c", f"printf '%s %s' ${{#BIG0}} ${{#BIG15}} >> {mark4}")
+    end4 = wait_for(lambda: (lambda w: w if w is not None and w["phase"] in
+                             ("exited", "failed") else None)(ps("a", "job4")),
+                    30)
+    ran4 = [n for n in ("b", "c") if ps(n, "job4") is not None]
+    ok(p.returncode == 0 and end4 is not None and
+       end4["phase"] == "exited" and len(ran4) == 1 and
+       lines(mark4) == ["200 200"],
+       f"a 4 KiB spec offloaded over TCP ran on {ran4} with its "
+       "environment", str(end4) + str(lines(mark4)) + p.stderr +
+       open(os.path.join(WORK, "a.log")).read()[-1500:])
+
 
 try:
     main()

@@ -104,6 +104,41 @@ static size_t pb_envelope(uint32_t version, uint32_t type, size_t sender_len,
 	return farnode__v1__envelope__pack(&e, buf);
 }
 
+/* Large app messages: the stream envelope takes bodies the datagram one
+ * refuses, and is bounded too. */
+static void test_stream_envelope(void **state)
+{
+	(void)state;
+	static uint8_t body[WIRE_STREAM_BODY_MAX + 1],
+	    out[WIRE_STREAM_BODY_MAX + 64];
+	struct wire_envelope h = {.version = WIRE_VERSION,
+				  .incarnation = 3,
+				  .type = WIRE_OFFLOAD_OFFER};
+	const uint8_t *b = NULL;
+	size_t n = 0, blen = 0;
+	struct wire_envelope d;
+	memset(h.sender.b, 7, NODE_ID_LEN);
+	memset(body, 'x', sizeof(body));
+	assert_int_equal(
+	    wire_envelope_encode(&h, body, 10000, out, sizeof(out), &n),
+	    -EMSGSIZE);
+	assert_int_equal(
+	    wire_stream_envelope_encode(&h, body, 10000, out, sizeof(out), &n),
+	    0);
+	assert_int_equal(wire_envelope_decode(out, n, &d, &b, &blen),
+			 -EMSGSIZE);
+	assert_int_equal(wire_stream_envelope_decode(out, n, &d, &b, &blen), 0);
+	assert_int_equal(blen, 10000);
+	assert_int_equal(d.type, WIRE_OFFLOAD_OFFER);
+	assert_int_equal(d.incarnation, 3);
+	assert_int_equal(wire_stream_envelope_encode(&h, body, sizeof(body),
+						     out, sizeof(out), &n),
+			 -EMSGSIZE);
+	assert_int_equal(wire_stream_envelope_decode(
+			     out, WIRE_STREAM_ENVELOPE_MAX + 1, &d, &b, &blen),
+			 -EMSGSIZE);
+}
+
 static void test_envelope_rejections(void **state)
 {
 	struct wire_envelope h = {.version = WIRE_VERSION, .type = WIRE_PING};
@@ -1003,6 +1038,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_envelope_roundtrip_all_types),
 	    cmocka_unit_test(test_envelope_rejections),
+	    cmocka_unit_test(test_stream_envelope),
 	    cmocka_unit_test(test_node_state_roundtrip),
 	    cmocka_unit_test(test_link_state_roundtrip),
 	    cmocka_unit_test(test_workload_roundtrip),
