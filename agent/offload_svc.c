@@ -70,28 +70,21 @@ static void learn(struct offload_svc *svc, const struct workload_spec *spec,
 	}
 }
 
-/* Place it again through the runtime's admission (default hook). */
-static void readmit(struct offload_svc *svc, const struct workload_spec *spec)
+int offload_svc_hand_back(struct agent *a, const char *id,
+			  enum offload_redo why)
 {
-	struct runtime *rt = runtime_of(svc->a);
-	char why[WORKLOAD_REASON_MAX] = "";
-	int rc;
-
-	if (rt == NULL) {
-		log_error("%s handed back but no runtime runs", spec->id);
-		return;
-	}
-	rc = runtime_remove(rt, spec->id);
-	if (rc < 0 && rc != -ENOENT) {
-		log_error("%s handed back: cannot reset it: %s", spec->id,
-			  strerror(-rc));
-		return;
-	}
-	rc = runtime_create(rt, spec, why, sizeof(why));
+	struct runtime *rt = runtime_of(a);
+	int rc = rt != NULL
+		     ? runtime_offload_back(rt, id, offload_redo_name(why))
+		     : -ENOTCONN;
 	if (rc < 0) {
-		log_error("%s handed back: re-admission failed: %s", spec->id,
-			  why[0] ? why : strerror(-rc));
+		log_warn("%s handed back (%s) but not placed again: %s", id,
+			 offload_redo_name(why),
+			 rc == -ENOENT	 ? "it was removed"
+			 : rc == -EINVAL ? "it is no longer offloaded"
+					 : strerror(-rc));
 	}
+	return rc;
 }
 
 static void io_redecide(void *ud, const struct workload_spec *spec,
@@ -111,7 +104,7 @@ static void io_redecide(void *ud, const struct workload_spec *spec,
 	if (svc->hooks.redecide != NULL) {
 		svc->hooks.redecide(svc->hooks.ud, spec, d, target, why);
 	} else {
-		readmit(svc, spec);
+		offload_svc_hand_back(svc->a, spec->id, why);
 	}
 }
 

@@ -59,6 +59,13 @@ int offload_svc_offer(struct offload_svc *svc, const struct node_id *to,
  * locally, never offload it again). */
 bool offload_svc_hosting(const struct offload_svc *svc, const char *id);
 
+/* Put an offloaded workload whose offer failed (why) back to pending in
+ * the runtime, same record, and admit it again (runtime_offload_back).
+ * Logs and returns -errno when it cannot (removed meanwhile, no longer
+ * offloaded, no runtime). */
+int offload_svc_hand_back(struct agent *a, const char *id,
+			  enum offload_redo why);
+
 /* The core and the Q-share state (borrowed, for status and tests). */
 struct offload *offload_svc_core(struct offload_svc *svc);
 struct offload_share *offload_svc_share(struct offload_svc *svc);

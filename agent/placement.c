@@ -493,8 +493,6 @@ static void hook_redecide(void *ud, const struct workload_spec *spec,
 	struct placement *p = ud;
 	struct runtime *rt = runtime_of(p->a);
 	struct placement_entry *e = placement_table_get(&p->tab, spec->id);
-	char reason[WORKLOAD_REASON_MAX] = "";
-	int rc;
 
 	(void)target;
 	if (p->a->sched != NULL) {
@@ -519,17 +517,10 @@ static void hook_redecide(void *ud, const struct workload_spec *spec,
 			return;
 		}
 	}
-	/* back to pending: the runtime admits it through admit() again */
-	rc = runtime_remove(rt, spec->id);
-	if (rc < 0 && rc != -ENOENT) {
-		log_error("%s handed back: cannot reset it: %s", spec->id,
-			  strerror(-rc));
-		return;
-	}
-	rc = runtime_create(rt, spec, reason, sizeof(reason));
-	if (rc < 0) {
-		log_error("%s handed back: cannot place it again: %s", spec->id,
-			  reason[0] ? reason : strerror(-rc));
+	/* back to pending, same record: the runtime admits it through
+	 * admit() again */
+	if (offload_svc_hand_back(p->a, spec->id, why) < 0 && e != NULL) {
+		e->state = PL_CLOSED;
 	}
 }
 

@@ -748,6 +748,23 @@ int runtime_remove(struct runtime *rt, const char *id)
 	return 0;
 }
 
+int runtime_offload_back(struct runtime *rt, const char *id, const char *reason)
+{
+	struct wl *w = find(rt, id);
+	if (w == NULL) {
+		return -ENOENT;
+	}
+	if (w->st.phase != WL_OFFLOADED) {
+		return -EINVAL;
+	}
+	memset(&w->st.placed_on, 0, sizeof(w->st.placed_on));
+	w->desired = true;
+	rt__set_phase(w, WL_PENDING, "handed back: %s",
+		      reason != NULL ? reason : "by the offload");
+	wl_admit(w, false);
+	return 0;
+}
+
 int runtime_offload_end(struct runtime *rt, const char *id,
 			const struct node_id *ran_on, int32_t exit_code,
 			const char *reason)

@@ -142,6 +142,16 @@ int runtime_stop_workload(struct runtime *rt, const char *id);
 int runtime_remove(struct runtime *rt, const char *id);
 
 /*
+ * Hand an offloaded workload (phase offloaded) back: it is pending again
+ * (reason "handed back: <reason>"), keeps its record (created time,
+ * restarts, history) and goes through admission at once, which may place
+ * it anywhere again. -ENOENT unknown id (e.g. removed meanwhile), -EINVAL
+ * not offloaded.
+ */
+int runtime_offload_back(struct runtime *rt, const char *id,
+			 const char *reason);
+
+/*
  * End an offloaded workload (phase offloaded) with the result its
  * neighbour reported: exit_code 0 → exited, anything else → failed, with
  * reason (may be NULL) and placed_on = ran_on (NULL keeps it). Written to

@@ -625,6 +625,16 @@ static void test_admission(void **state)
 			    "rejected: policy forbids");
 	assert_true(wait_phase("local", WL_EXITED, 2000));
 	runtime_set_admit(F.rt, NULL, NULL);
+
+	/* handed back: the same record (created time kept) is pending again
+	 * and admitted at once, here by the default admission: it runs */
+	struct workload_status before = status_of("offme");
+	assert_int_equal(runtime_offload_back(F.rt, "offme", "target-dead"), 0);
+	assert_true(wait_phase("offme", WL_EXITED, 2000));
+	assert_int_equal(status_of("offme").created_ms, before.created_ms);
+	assert_int_equal(runtime_offload_back(F.rt, "offme", "again"),
+			 -EINVAL); /* no longer offloaded */
+	assert_int_equal(runtime_offload_back(F.rt, "nosuch", "x"), -ENOENT);
 }
 
 /* ---- adoption, recycled pids, reboot ---- */
