@@ -178,6 +178,24 @@ def lines(path):
         return []
 
 
+def ended(n, wid):
+    """n's record of wid once it has ended (exited/failed), else None."""
+    w = ps(n, wid)
+    return w if w is not None and w["phase"] in ("exited", "failed") else None
+
+
+def offload_job(wid, secs):
+    """Run wid on A (1 GiB: it cannot run there) writing start/done marks;
+    check it is offloaded and running. Returns (mark file, (node, row))."""
+    mark = os.path.join(WORK, f"{wid}.mark")
+    p = cli("a", "run", "--name", wid, "--mem", "1Gi", "--", "sh", "-c",
+            f"echo start >> {mark}; sleep {secs}; echo done >> {mark}")
+    got = wait_for(lambda: where_running(wid, ("b", "c")), 15)
+    ok(p.returncode == 0 and got, f"{wid} offloaded and running on a "
+       "neighbour", p.stdout + p.stderr + str(got))
+    return mark, got
+
+
 def where_running(wid, nodes):
     """(node, ps row) of a neighbour where wid is starting/running."""
     for n in nodes:
@@ -257,20 +275,13 @@ def main():
         wid = f"warm{k}"
         cli("a", "run", "--name", wid, "--mem", "1Gi", "--deadline", "20s",
             "--", "sleep", "0.2")
-        w = wait_for(lambda: (lambda x: x if x is not None and x["phase"] in
-                              ("exited", "failed") else None)(ps("a", wid)),
-                     15)
+        w = wait_for(lambda: ended("a", wid), 15)
         warm += 1 if w is not None and w["phase"] == "exited" else 0
     ok(warm == WARMUP, f"{warm}/{WARMUP} warm-up workloads offloaded and "
        "completed", decisions("a", "warm0"))
 
     # 2. a longer one; its target dies mid-run
-    mark2 = os.path.join(WORK, "job2.mark")
-    p = cli("a", "run", "--name", "job2", "--mem", "1Gi", "--", "sh", "-c",
-            f"echo start >> {mark2}; sleep 6; echo done >> {mark2}")
-    got = wait_for(lambda: where_running("job2", ("b", "c")), 15)
-    ok(p.returncode == 0 and got, "job2 offloaded and running on a "
-       "neighbour", p.stdout + p.stderr + str(got))
+    mark2, got = offload_job("job2", 6)
     if not got:
         return
     target, row = got
@@ -280,9 +291,7 @@ def main():
     stop(target, signal.SIGKILL)
     if row.get("pid"):
         kill_tree(row["pid"])
-    end2 = wait_for(lambda: (lambda w: w if w is not None and w["phase"] in
-                             ("exited", "failed") else None)(ps("a", "job2")),
-                    40)
+    end2 = wait_for(lambda: ended("a", "job2"), 40)
     t_done = time.time() - t_kill
     ok(end2 is not None and end2["phase"] == "exited" and
        end2["exit_code"] == 0,
@@ -308,12 +317,7 @@ def main():
     start(target, ports[target], ports["a"], key)  # the node of job2 back
     wait_for(lambda: all(alive_peers(n) == set(NAMES) - {n}
                          for n in NAMES), 30)
-    mark3 = os.path.join(WORK, "job3.mark")
-    p = cli("a", "run", "--name", "job3", "--mem", "1Gi", "--", "sh", "-c",
-            f"echo start >> {mark3}; sleep 3; echo done >> {mark3}")
-    got = wait_for(lambda: where_running("job3", ("b", "c")), 15)
-    ok(p.returncode == 0 and got, "job3 offloaded and running on a "
-       "neighbour", p.stdout + p.stderr + str(got))
+    mark3, got = offload_job("job3", 3)
     if not got:
         return
     t3, row3 = got
@@ -328,9 +332,7 @@ def main():
     ok(stopped is not None,
        f"{t3} back: its hosted run of job3 was stopped",
        "\n".join(lines(t3log)[-10:]))
-    end3 = wait_for(lambda: (lambda w: w if w is not None and w["phase"] in
-                             ("exited", "failed") else None)(ps("a", "job3")),
-                    40)
+    end3 = wait_for(lambda: ended("a", "job3"), 40)
     time.sleep(1)
     m = lines(mark3)
     ok(end3 is not None and end3["phase"] == "exited" and
@@ -348,9 +350,7 @@ def main():
         env += ["--env", f"BIG{k}=" + chr(ord("a") + k) * 200]
     p = cli("a", "run", "--name", "job4", "--mem", "1Gi", *env, "--", "sh",
             "-c", f"printf '%s %s' ${{#BIG0}} ${{#BIG15}} >> {mark4}")
-    end4 = wait_for(lambda: (lambda w: w if w is not None and w["phase"] in
-                             ("exited", "failed") else None)(ps("a", "job4")),
-                    30)
+    end4 = wait_for(lambda: ended("a", "job4"), 30)
     ran4 = [n for n in ("b", "c") if ps(n, "job4") is not None]
     ok(p.returncode == 0 and end4 is not None and
        end4["phase"] == "exited" and len(ran4) == 1 and
