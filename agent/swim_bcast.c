@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // swim_bcast: the piggyback queue and datagram assembly. Queued updates are
-// kept pre-encoded in buckets by retransmit count; a datagram takes the
-// least-sent (then newest) ones that fit its byte budget, membership
-// updates before node states, and an update is
-// dropped after λ·ceil(log10(n + 1)) transmissions. One update per member
-// and slot: a newer fact about a member replaces the older one.
+// kept pre-encoded in buckets by slot (membership, node state) and
+// retransmit count; a datagram takes the least-sent (then newest) ones that
+// fit its byte budget, membership updates before node states, and an
+// update is dropped after λ·ceil(log10(n + 1)) transmissions. One update
+// per member and slot: a newer fact about a member replaces the older one.
 
 #include <errno.h>
 #include <math.h>
@@ -27,7 +27,7 @@ static void unlink_bcast(struct swim *s, struct swim_bcast *b)
 	if (b->prev != NULL) {
 		b->prev->next = b->next;
 	} else {
-		s->q[b->transmits] = b->next;
+		s->q[b->slot][b->transmits] = b->next;
 	}
 	if (b->next != NULL) {
 		b->next->prev = b->prev;
@@ -38,11 +38,11 @@ static void unlink_bcast(struct swim *s, struct swim_bcast *b)
 static void link_bcast(struct swim *s, struct swim_bcast *b)
 {
 	b->prev = NULL;
-	b->next = s->q[b->transmits];
+	b->next = s->q[b->slot][b->transmits];
 	if (b->next != NULL) {
 		b->next->prev = b;
 	}
-	s->q[b->transmits] = b;
+	s->q[b->slot][b->transmits] = b;
 }
 
 static void free_bcast(struct swim *s, struct swim_bcast *b)
@@ -139,9 +139,11 @@ static void bump(struct swim *s, struct swim_bcast *b, uint32_t limit)
 /* Free updates left above a limit that shrank with the cluster. */
 static void trim(struct swim *s, uint32_t limit)
 {
-	for (uint32_t t = limit; t < SWIM_BUCKETS; t++) {
-		while (s->q[t] != NULL) {
-			free_bcast(s, s->q[t]);
+	for (int slot = 0; slot < 2; slot++) {
+		for (uint32_t t = limit; t < SWIM_BUCKETS; t++) {
+			while (s->q[slot][t] != NULL) {
+				free_bcast(s, s->q[slot][t]);
+			}
 		}
 	}
 }
@@ -182,13 +184,10 @@ void swim__send(struct swim *s, const struct swim_addr *to,
 		     t < limit && n_items < SWIM_UPDATES_MAX &&
 		     budget - used >= MIN_ITEM && misses < MISS_MAX;
 		     t++) {
-			for (struct swim_bcast *b = s->q[t];
+			for (struct swim_bcast *b = s->q[slot][t];
 			     b != NULL && n_items < SWIM_UPDATES_MAX &&
 			     scanned < SCAN_MAX && misses < MISS_MAX;
 			     b = b->next, scanned++) {
-				if (b->slot != slot) {
-					continue;
-				}
 				size_t cost = wire_swim_item_cost(b->len);
 				if (used + cost > budget) {
 					misses++;

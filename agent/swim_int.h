@@ -111,7 +111,7 @@ struct swim {
 	uint64_t next_reconnect_ms;
 	uint64_t next_deadline;
 
-	struct swim_bcast *q[SWIM_BUCKETS];
+	struct swim_bcast *q[2][SWIM_BUCKETS]; /* [slot][transmits] */
 	size_t q_len;
 	uint64_t leave_transmits;
 
