@@ -374,6 +374,9 @@ static enum runtime_admit admit(void *ud, const struct workload_spec *spec,
 	snap.local = &local;
 	snap.nb = p->nb;
 	snap.uplink_up = uplink_up(a);
+	/* patience is bounded: after a few deferrals the scheduler has to
+	 * commit (run, offload, or reject when nothing else is possible) */
+	snap.forbid = e->defers >= PLACEMENT_PATIENCE ? SCHED_FORBID_DEFER : 0;
 	if (was_deferred) {
 		/* the deferral's outcome: it waited; s' is the state now */
 		struct sched_outcome o = {.result = SCHED_OUT_DEFERRED};

@@ -34,7 +34,10 @@ int placement_start(struct agent *a, struct placement **out);
  * timer's close callback. NULL-safe. */
 void placement_stop(struct placement *p);
 
-/* Deferrals of one workload before it is rejected. */
+/* Deferrals of one workload after which "defer" is no longer offered to
+ * the scheduler, and (explored rejections turned into deferrals included)
+ * after which it is rejected. */
+#define PLACEMENT_PATIENCE 4
 #define PLACEMENT_DEFER_MAX 8
 /* Workloads whose decision is remembered (oldest closed ones evicted). */
 #define PLACEMENT_TABLE_MAX 256

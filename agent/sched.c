@@ -615,7 +615,7 @@ static uint32_t mask_of(const struct sched *s,
 {
 	const struct sched_params *p = &s->p;
 	uint32_t k = p->neighbours_k;
-	uint32_t forbid = p->policy_forbid[qos_index(w)];
+	uint32_t forbid = p->policy_forbid[qos_index(w)] | snap->forbid;
 	uint32_t allowed = 0;
 
 	if (!(forbid & SCHED_FORBID_LOCAL) && node_fits(s, snap->local, w)) {

@@ -98,6 +98,7 @@ struct sched_snapshot {
 	const struct sched_neighbour *nb;
 	uint32_t n_nb;
 	bool uplink_up;
+	uint32_t forbid; /* SCHED_FORBID_* bits the caller adds (0: none) */
 };
 
 struct sched_decision {

@@ -65,6 +65,7 @@ static void make_snaps(struct snapset *ss)
 		ss->snap[i].nb = ss->nb[i];
 		ss->snap[i].n_nb = 3;
 		ss->snap[i].uplink_up = i & 1;
+		ss->snap[i].forbid = 0;
 	}
 	ss->w = calloc(1, sizeof(*ss->w));
 	snprintf(ss->w->id, sizeof(ss->w->id), "bench");

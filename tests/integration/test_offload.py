@@ -6,10 +6,14 @@
 # a long workload that holds 2.5 GiB of it, so a 1 GiB workload does not
 # fit there: the scheduler masks "local" and offloads it. Checks: the
 # neighbour runs it (its `farnode ps`), A's record ends exited with the
-# neighbour's result and A's decision log carries a reward. Then a longer
+# neighbour's result and A's decision log carries a reward. A spec bigger
+# than a datagram is offloaded over the gossip TCP channel. A longer
 # workload is offloaded and its target dies mid-run (agent and workload
 # SIGKILLed, as a node losing power): A decides again and the workload
-# completes exactly once (a marker file counts completed runs).
+# completes exactly once (a marker file counts completed runs). Last, a
+# target's agent alone is SIGKILLed and restarted at once (the workload's
+# process lives on): the hosted run is stopped, A places it again, and it
+# completes exactly once.
 # Prints TAP. Needs FARNODE_BIN.
 import json
 import os
@@ -280,7 +284,24 @@ def main():
     ok(warm == WARMUP, f"{warm}/{WARMUP} warm-up workloads offloaded and "
        "completed", decisions("a", "warm0"))
 
-    # 2. a longer one; its target dies mid-run
+    # 2. a spec bigger than one datagram (16 environment variables of 200
+    # bytes): the offer travels over the gossip TCP channel
+    mark4 = os.path.join(WORK, "job4.mark")
+    env = []
+    for k in range(16):
+        env += ["--env", f"BIG{k}=" + chr(ord("a") + k) * 200]
+    p = cli("a", "run", "--name", "job4", "--mem", "1Gi", *env, "--", "sh",
+            "-c", f"printf '%s %s' ${{#BIG0}} ${{#BIG15}} >> {mark4}")
+    end4 = wait_for(lambda: ended("a", "job4"), 30)
+    ran4 = [n for n in ("b", "c") if ps(n, "job4") is not None]
+    ok(p.returncode == 0 and end4 is not None and
+       end4["phase"] == "exited" and len(ran4) == 1 and
+       lines(mark4) == ["200 200"],
+       f"a 4 KiB spec offloaded over TCP ran on {ran4} with its "
+       "environment", str(end4) + str(lines(mark4)) + p.stderr +
+       open(os.path.join(WORK, "a.log")).read()[-1500:])
+
+    # 3. a longer one; its target dies mid-run
     mark2, got = offload_job("job2", 6)
     if not got:
         return
@@ -307,11 +328,13 @@ def main():
        f"job2 completed exactly once ({m.count('start')} starts, "
        f"{m.count('done')} completion)", m)
     d2 = decisions("a", "job2")
-    ok(len(d2) >= 2 and all(r["action"].startswith("offload") for r in d2),
-       f"A decided job2 {len(d2)} times, each an offload",
-       d2)
+    # (how often and how it re-decides is the table's business: a cold
+    # row may defer first; the decision that completed it is an offload)
+    ok(len(d2) >= 2 and d2[0]["action"].startswith("offload"),
+       f"A decided job2 again after the kill ({len(d2)} decisions, the "
+       f"last {d2[0]['action'] if d2 else '-'})", d2)
 
-    # 3. the target's agent crashes but the workload's process lives on,
+    # 4. the target's agent crashes but the workload's process lives on,
     # and the agent is back at once (systemd's restart): the hosted run
     # must not go on beside the origin's new placement
     start(target, ports[target], ports["a"], key)  # the node of job2 back
@@ -341,23 +364,6 @@ def main():
        f"({m.count('start')} starts, {m.count('done')} completion)",
        str(end3) + str(m) +
        open(os.path.join(WORK, "a.log")).read()[-2000:])
-
-    # 4. a spec bigger than one datagram (16 environment variables of 200
-    # bytes): the offer travels over the gossip TCP channel
-    mark4 = os.path.join(WORK, "job4.mark")
-    env = []
-    for k in range(16):
-        env += ["--env", f"BIG{k}=" + chr(ord("a") + k) * 200]
-    p = cli("a", "run", "--name", "job4", "--mem", "1Gi", *env, "--", "sh",
-            "-c", f"printf '%s %s' ${{#BIG0}} ${{#BIG15}} >> {mark4}")
-    end4 = wait_for(lambda: ended("a", "job4"), 30)
-    ran4 = [n for n in ("b", "c") if ps(n, "job4") is not None]
-    ok(p.returncode == 0 and end4 is not None and
-       end4["phase"] == "exited" and len(ran4) == 1 and
-       lines(mark4) == ["200 200"],
-       f"a 4 KiB spec offloaded over TCP ran on {ran4} with its "
-       "environment", str(end4) + str(lines(mark4)) + p.stderr +
-       open(os.path.join(WORK, "a.log")).read()[-1500:])
 
 
 try:

@@ -143,6 +143,7 @@ static void snapshot(struct smod_qpolicy *q, struct smod *m,
 	snap->nb = q->nb;
 	snap->n_nb = v->n_cand - 1;
 	snap->uplink_up = true;
+	snap->forbid = 0;
 	q->spec.qos = j->qos;
 	q->spec.profile = j->profile;
 	q->spec.max_delay_ms = j->deadline_ms;

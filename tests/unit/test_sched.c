@@ -133,7 +133,7 @@ static void test_state_index(void **st)
 	nb[0].link.rtt_ms = 20.0;          /* -> bucket 2 */
 	node_init(&nb[1].node, 1.0, 4, 0);
 	nb[1].link.rtt_ms = 1.0;
-	struct sched_snapshot snap = {&local, nb, 2, true};
+	struct sched_snapshot snap = {&local, nb, 2, true, 0};
 	struct workload_spec w;
 	spec_init(&w, QOS_SILVER);
 	uint32_t idx = 0;
@@ -390,6 +390,19 @@ static void test_exploration_and_greedy(void **st)
 	}
 	assert_int_equal(sched_decide(f.s, &f.snap, &f.w, &d), 0);
 	assert_int_equal(d.kind, SCHED_REJECT);
+
+	/* the caller may forbid more (placement: no deferral once patience
+	 * is used up): the best of what is left wins */
+	assert_int_equal(sched_q_set(f.s, d.state, 4, 3.0, 1, false), 0);
+	assert_int_equal(sched_q_set(f.s, d.state, 1, 2.0, 1, false), 0);
+	assert_int_equal(sched_decide(f.s, &f.snap, &f.w, &d), 0);
+	assert_int_equal(d.kind, SCHED_DEFER);
+	f.snap.forbid = SCHED_FORBID_DEFER;
+	assert_int_equal(sched_decide(f.s, &f.snap, &f.w, &d), 0);
+	assert_false(d.allowed & (1u << 4));
+	assert_int_equal(d.kind, SCHED_OFFLOAD);
+	assert_int_equal(d.rank, 1);
+	f.snap.forbid = 0;
 	sched_free(f.s);
 }
 
