@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // swim_bcast: the piggyback queue and datagram assembly. Queued updates are
 // kept pre-encoded in buckets by slot (membership, node state) and
-// retransmit count; a datagram takes the least-sent (then newest) ones that
-// fit its byte budget, membership updates before node states, and an
+// retransmit count; a datagram takes the least-sent (then membership
+// before node state, then newest) ones that fit its byte budget, and an
 // update is dropped after λ·ceil(log10(n + 1)) transmissions. One update
 // per member and slot: a newer fact about a member replaces the older one.
 
@@ -175,15 +175,15 @@ void swim__send(struct swim *s, const struct swim_addr *to,
 		}
 	}
 	uint32_t limit = swim__retransmit_limit(s);
-	/* membership first (joins, suspicions and deaths are what
-	 * convergence and failure detection wait for), node states in the
-	 * room left */
-	for (uint8_t slot = 0; slot < 2; slot++) {
-		size_t scanned = 0, misses = 0;
-		for (uint32_t t = 0;
-		     t < limit && n_items < SWIM_UPDATES_MAX &&
-		     budget - used >= MIN_ITEM && misses < MISS_MAX;
-		     t++) {
+	/* least-sent first; at equal counts membership before node state
+	 * (joins, suspicions and deaths are what convergence and failure
+	 * detection wait for), so a fresh state change is not starved by a
+	 * join storm's backlog either */
+	size_t scanned = 0, misses = 0;
+	for (uint32_t t = 0; t < limit && n_items < SWIM_UPDATES_MAX &&
+			     budget - used >= MIN_ITEM && misses < MISS_MAX;
+	     t++) {
+		for (uint8_t slot = 0; slot < 2; slot++) {
 			for (struct swim_bcast *b = s->q[slot][t];
 			     b != NULL && n_items < SWIM_UPDATES_MAX &&
 			     scanned < SCAN_MAX && misses < MISS_MAX;

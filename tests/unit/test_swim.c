@@ -907,6 +907,63 @@ static void test_membership_packed_before_states(void **state)
 	assert_int_equal(states, 0);
 }
 
+/* ...but a fresh state change is not starved by a backlog of joins that
+ * have already been sent: least-sent goes first. */
+static void test_fresh_state_not_starved(void **state)
+{
+	(void)state;
+	start(3);
+	H.auto_ack = true;
+	run_to(H.now + 10000);
+	struct swim_update ups[10];
+	for (int b = 0; b < 6; b++) {
+		for (int i = 0; i < 10; i++) {
+			int k = b * 10 + i;
+			ups[i] = alive_of(0);
+			memset(ups[i].id.b, 0, NODE_ID_LEN);
+			ups[i].id.b[0] = 0x66;
+			ups[i].id.b[1] = (uint8_t)k;
+			ups[i].addr.ip[2] = 9;
+			ups[i].addr.ip[3] = (uint8_t)(k + 1);
+			snprintf(ups[i].name, sizeof(ups[i].name), "m-%d", k);
+		}
+		gossip_from(0, ups, 10);
+	}
+	run_to(H.now + 600); /* every join sent at least once, none done */
+	assert_true(swim_queue_len(H.s) >= 60);
+	struct node_state st;
+	memset(&st, 0, sizeof(st));
+	st.cpu_free = 0.5;
+	swim_set_local_state(H.s, &st, H.now);
+	size_t from = H.n_out;
+	bool seen = false;
+	for (int step = 0; step < 10 && !seen; step++) {
+		run_to(H.now + 50);
+		for (size_t i = from; i < H.n_out && !seen; i++) {
+			struct swim_envelope e;
+			struct swim_msg m;
+			wire_swim_envelope_decode(H.out[i].buf, H.out[i].len,
+						  &e);
+			if (e.type != SWIM_MSG_GOSSIP ||
+			    wire_swim_msg_decode(e.type, e.body, e.body_len,
+						 &m) < 0) {
+				continue;
+			}
+			for (size_t k = 0; k < m.n_updates; k++) {
+				struct swim_update u;
+				assert_int_equal(wire_swim_msg_update(&m, k, &u),
+						 0);
+				seen |= u.kind == SWIM_UPD_STATE &&
+					node_id_equal(&u.id, &H.self);
+			}
+			wire_swim_msg_fini(&m);
+			/* the first gossip datagram after the change has it */
+			assert_true(seen);
+		}
+	}
+	assert_true(seen);
+}
+
 static void test_state_versions_and_pushpull(void **state)
 {
 	(void)state;
@@ -1043,6 +1100,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_membership_packed_before_states,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fresh_state_not_starved, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_state_versions_and_pushpull,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wire_rejects_bad_input, setup,
