@@ -842,26 +842,64 @@ static void test_retransmit_limit_exact(void **state)
 	assert_int_equal(swim_queue_len(H.s), 0);
 }
 
-/* Membership news are packed before node states: a burst of both (60 new
- * members, then a state for each) fills the next gossip datagram with the
- * joins, although the states are newer. */
-static void test_membership_packed_before_states(void **state)
+/* What the first gossip datagram sent from now on carries (the clock runs
+ * in 50 ms steps until there is one): updates about members whose id
+ * starts with `tag`, node states, and whether our own state is among them. */
+struct first_gossip {
+	size_t tagged, states;
+	bool own_state;
+};
+
+static struct first_gossip first_gossip(uint8_t tag)
 {
-	(void)state;
-	start(3);
-	H.auto_ack = true;
-	run_to(H.now + 10000); /* drain the join gossip */
+	struct first_gossip r = {0, 0, false};
+	size_t from = H.n_out;
+	for (int step = 0; step < 50; step++) {
+		run_to(H.now + 50);
+		for (size_t i = from; i < H.n_out; i++) {
+			struct swim_envelope e;
+			struct swim_msg m;
+			wire_swim_envelope_decode(H.out[i].buf, H.out[i].len,
+						  &e);
+			if (e.type != SWIM_MSG_GOSSIP ||
+			    wire_swim_msg_decode(e.type, e.body, e.body_len,
+						 &m) < 0) {
+				continue;
+			}
+			for (size_t k = 0; k < m.n_updates; k++) {
+				struct swim_update u;
+				assert_int_equal(
+				    wire_swim_msg_update(&m, k, &u), 0);
+				if (u.kind == SWIM_UPD_STATE) {
+					r.states++;
+					r.own_state |=
+					    node_id_equal(&u.id, &H.self);
+				} else if (u.id.b[0] == tag) {
+					r.tagged++;
+				}
+			}
+			wire_swim_msg_fini(&m);
+			return r;
+		}
+	}
+	return r;
+}
+
+/* Queue news of 60 new members (ids starting with tag) in 6 datagrams from
+ * peer 0; with_state adds a state update for each of them afterwards. */
+static void sixty_joins(uint8_t tag, bool with_state)
+{
 	struct swim_update ups[10];
-	for (int pass = 0; pass < 2; pass++) {
+	for (int pass = 0; pass < (with_state ? 2 : 1); pass++) {
 		for (int b = 0; b < 6; b++) {
 			for (int i = 0; i < 10; i++) {
 				int k = b * 10 + i;
 				struct swim_update u = alive_of(0);
 				memset(u.id.b, 0, NODE_ID_LEN);
-				u.id.b[0] = 0x55;
+				u.id.b[0] = tag;
 				u.id.b[1] = (uint8_t)k;
+				u.addr.ip[2] = tag;
 				u.addr.ip[3] = (uint8_t)(k + 1);
-				u.addr.ip[2] = 7;
 				snprintf(u.name, sizeof(u.name), "m-%d", k);
 				if (pass == 1) {
 					u.kind = SWIM_UPD_STATE;
@@ -875,36 +913,22 @@ static void test_membership_packed_before_states(void **state)
 			gossip_from(0, ups, 10);
 		}
 	}
+}
+
+/* Membership news are packed before node states: a burst of both (60 new
+ * members, then a state for each) fills the next gossip datagram with the
+ * joins, although the states are newer. */
+static void test_membership_packed_before_states(void **state)
+{
+	(void)state;
+	start(3);
+	H.auto_ack = true;
+	run_to(H.now + 10000); /* drain the join gossip */
+	sixty_joins(0x55, true);
 	assert_int_equal(swim_member_count(H.s), 63);
-	size_t from = H.n_out;
-	size_t joins = 0, states = 0;
-	for (int step = 0; step < 50 && joins == 0; step++) {
-		run_to(H.now + 50);
-		for (size_t i = from; i < H.n_out && joins == 0; i++) {
-			struct swim_envelope e;
-			struct swim_msg m;
-			wire_swim_envelope_decode(H.out[i].buf, H.out[i].len,
-						  &e);
-			if (e.type != SWIM_MSG_GOSSIP ||
-			    wire_swim_msg_decode(e.type, e.body, e.body_len,
-						 &m) < 0) {
-				continue;
-			}
-			for (size_t k = 0; k < m.n_updates; k++) {
-				struct swim_update u;
-				assert_int_equal(wire_swim_msg_update(&m, k, &u),
-						 0);
-				if (u.kind == SWIM_UPD_STATE) {
-					states++;
-				} else if (u.id.b[0] == 0x55) {
-					joins++;
-				}
-			}
-			wire_swim_msg_fini(&m);
-		}
-	}
-	assert_true(joins >= 15);
-	assert_int_equal(states, 0);
+	struct first_gossip g = first_gossip(0x55);
+	assert_true(g.tagged >= 15);
+	assert_int_equal(g.states, 0);
 }
 
 /* ...but a fresh state change is not starved by a backlog of joins that
@@ -915,53 +939,14 @@ static void test_fresh_state_not_starved(void **state)
 	start(3);
 	H.auto_ack = true;
 	run_to(H.now + 10000);
-	struct swim_update ups[10];
-	for (int b = 0; b < 6; b++) {
-		for (int i = 0; i < 10; i++) {
-			int k = b * 10 + i;
-			ups[i] = alive_of(0);
-			memset(ups[i].id.b, 0, NODE_ID_LEN);
-			ups[i].id.b[0] = 0x66;
-			ups[i].id.b[1] = (uint8_t)k;
-			ups[i].addr.ip[2] = 9;
-			ups[i].addr.ip[3] = (uint8_t)(k + 1);
-			snprintf(ups[i].name, sizeof(ups[i].name), "m-%d", k);
-		}
-		gossip_from(0, ups, 10);
-	}
+	sixty_joins(0x66, false);
 	run_to(H.now + 600); /* every join sent at least once, none done */
 	assert_true(swim_queue_len(H.s) >= 60);
 	struct node_state st;
 	memset(&st, 0, sizeof(st));
 	st.cpu_free = 0.5;
 	swim_set_local_state(H.s, &st, H.now);
-	size_t from = H.n_out;
-	bool seen = false;
-	for (int step = 0; step < 10 && !seen; step++) {
-		run_to(H.now + 50);
-		for (size_t i = from; i < H.n_out && !seen; i++) {
-			struct swim_envelope e;
-			struct swim_msg m;
-			wire_swim_envelope_decode(H.out[i].buf, H.out[i].len,
-						  &e);
-			if (e.type != SWIM_MSG_GOSSIP ||
-			    wire_swim_msg_decode(e.type, e.body, e.body_len,
-						 &m) < 0) {
-				continue;
-			}
-			for (size_t k = 0; k < m.n_updates; k++) {
-				struct swim_update u;
-				assert_int_equal(wire_swim_msg_update(&m, k, &u),
-						 0);
-				seen |= u.kind == SWIM_UPD_STATE &&
-					node_id_equal(&u.id, &H.self);
-			}
-			wire_swim_msg_fini(&m);
-			/* the first gossip datagram after the change has it */
-			assert_true(seen);
-		}
-	}
-	assert_true(seen);
+	assert_true(first_gossip(0x66).own_state);
 }
 
 static void test_state_versions_and_pushpull(void **state)
@@ -998,8 +983,7 @@ static void test_state_versions_and_pushpull(void **state)
 		struct swim_update r;
 		assert_int_equal(wire_swim_pp_member(&pp, i, &r), 0);
 		if (node_id_equal(&r.id, &H.peer[0])) {
-			found = r.has_state &&
-				r.state.mem_free_bytes == 1234 &&
+			found = r.has_state && r.state.mem_free_bytes == 1234 &&
 				r.state.generation == 77;
 		}
 	}
@@ -1098,8 +1082,8 @@ int main(void)
 		test_piggyback_budget_and_retransmit_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retransmit_limit_exact, setup,
 					    teardown),
-	    cmocka_unit_test_setup_teardown(test_membership_packed_before_states,
-					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_membership_packed_before_states, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fresh_state_not_starved, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_state_versions_and_pushpull,
