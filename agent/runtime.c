@@ -595,9 +595,9 @@ int runtime_resume(struct runtime *rt)
 	}
 	/* A run hosted for a neighbour does not outlive the agent that
 	   hosted it: the offer's state was in memory, so its result could
-	   never be reported, and the origin decides again once the promise
-	   lapses (or this node was declared dead). Letting it go on would
-	   run it twice. */
+	   never be reported, and the origin decides again when it sees this
+	   agent's new generation in gossip (or the promise lapses, or this
+	   node was declared dead). Letting it go on would run it twice. */
 	for (struct wl *w = rt->head; w != NULL; w = w->next) {
 		if (!node_id_is_zero(&w->st.origin) &&
 		    (is_active(w) || w->st.phase == WL_PENDING)) {
