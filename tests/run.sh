@@ -118,5 +118,6 @@ if [ "$fail" -gt 0 ]; then
 else
 	rm -rf "$logdir"
 fi
-echo "$pass passed, $fail failed, $skipped skipped"
+echo "$skipped skipped (each with its reason above)"
+echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
